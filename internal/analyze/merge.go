@@ -1,0 +1,341 @@
+package analyze
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/drydockscan/drydock/internal/inventory"
+)
+
+// Merged is the outcome of applying every layer's result bottom-up.
+type Merged struct {
+	Inventory inventory.Inventory
+	View      *View
+	// Errors are files still present in the final file system that an
+	// analyzer could not read; they make the inventory incomplete.
+	Errors []LayerFileError
+	// Warnings are oddities worth telling the user.
+	Warnings []LayerFileError
+}
+
+// LayerFileError is a FileError with the layer it happened in.
+type LayerFileError struct {
+	FileError
+	Layer       int
+	LayerDiffID string
+}
+
+func (e LayerFileError) Error() string {
+	return fmt.Sprintf("layer %d (%s): %s: %s: %s", e.Layer, e.LayerDiffID, e.Path, e.Analyzer, e.Err)
+}
+
+// surviving is one analyzer result whose file is in the final file system.
+type surviving struct {
+	layer int
+	fr    *FileResult
+}
+
+// Merge applies layer results in order: the final file system decides
+// which files, and so which packages, exist; each package records the
+// earliest layer from which its file has listed it without interruption.
+// layers[i] describes results[i].
+func Merge(results []*LayerResult, layers []inventory.Layer) *Merged {
+	v := NewView(results)
+	m := &Merged{View: v}
+	m.Inventory.Layers = layers
+
+	var live []surviving
+	for i, lr := range results {
+		for j := range lr.Files {
+			fr := &lr.Files[j]
+			if e, layer, ok := v.Stat(fr.Path); ok && layer == i && (e.Type == EntryFile || e.Type == EntryHardlink) {
+				live = append(live, surviving{layer: i, fr: fr})
+			}
+		}
+		for _, fe := range lr.Errors {
+			if e, layer, ok := v.Stat(strings.TrimPrefix(fe.Path, "/")); ok && layer == i && e.Type != EntryDir {
+				m.Errors = append(m.Errors, LayerFileError{FileError: fe, Layer: i, LayerDiffID: diffID(layers, i)})
+			}
+		}
+		for _, fe := range lr.Warnings {
+			m.Warnings = append(m.Warnings, LayerFileError{FileError: fe, Layer: i, LayerDiffID: diffID(layers, i)})
+		}
+	}
+
+	m.Inventory.OS = mergeOS(v, live)
+	hist := newHistory(results)
+	var pkgs []inventory.Package
+	owned := map[string][]string{}    // ownerKey → files
+	licences := map[string][]string{} // type\x00name → licences
+	for _, s := range live {
+		fr := s.fr
+		if fr.Owned != nil {
+			k := ownerKey(fr.Owned.Type, fr.Owned.Package, fr.Owned.Arch)
+			owned[k] = append(owned[k], fr.Owned.Files...)
+		}
+		if fr.License != nil {
+			licences[fr.License.Type+"\x00"+fr.License.Package] = fr.License.Licenses
+		}
+		for _, p := range fr.Packages {
+			p.LayerIndex = hist.firstLayer(fr.Path, fr.Analyzer, p.Key(), s.layer)
+			p.Layer = diffID(layers, p.LayerIndex)
+			pkgs = append(pkgs, p)
+		}
+	}
+	debDocAliases(v, licences)
+	owners := map[string]string{} // absolute path → "type:name"
+	dirs := map[string]string{}   // memo of canonical directories
+	for i := range pkgs {
+		p := &pkgs[i]
+		if !inventory.IsOS(p.Type) {
+			continue
+		}
+		files := owned[ownerKey(p.Type, p.Name, p.Arch)]
+		if files == nil {
+			files = owned[ownerKey(p.Type, p.Name, "")]
+		}
+		if len(files) > 0 {
+			p.Files = append(p.Files, files...)
+		}
+		slices.Sort(p.Files)
+		p.Files = slices.Compact(p.Files)
+		if l, ok := licences[p.Type+"\x00"+p.Name]; ok && len(p.Licenses) == 0 {
+			p.Licenses = l
+		}
+		for _, f := range p.Files {
+			owners[f] = p.Type + ":" + p.Name
+			if c := canonical(v, f, dirs); c != f {
+				owners[c] = p.Type + ":" + p.Name
+			}
+		}
+	}
+	for i := range pkgs {
+		p := &pkgs[i]
+		if inventory.IsOS(p.Type) || p.OwnedBy != "" {
+			continue
+		}
+		if o, ok := owners[p.Path]; ok {
+			p.OwnedBy = o
+		} else if o, ok := owners[canonical(v, p.Path, dirs)]; ok {
+			p.OwnedBy = o
+		}
+	}
+	for i := range pkgs {
+		pkgs[i].PURL = inventory.PURL(&pkgs[i], m.Inventory.OS)
+	}
+	m.Inventory.Packages = dedupe(pkgs)
+	m.Inventory.Sort()
+	return m
+}
+
+func diffID(layers []inventory.Layer, i int) string {
+	if i >= 0 && i < len(layers) {
+		return layers[i].DiffID
+	}
+	return ""
+}
+
+func ownerKey(typ, name, arch string) string { return typ + "\x00" + name + "\x00" + arch }
+
+// canonical resolves the directory part of an absolute path through the
+// final file system's symlinks (/lib/x → /usr/lib/x on merged-/usr
+// systems), memoising directories.
+func canonical(v *View, abs string, memo map[string]string) string {
+	dir, base := path.Split(strings.TrimPrefix(abs, "/"))
+	dir = strings.TrimSuffix(dir, "/")
+	c, ok := memo[dir]
+	if !ok {
+		r, err := v.Resolve(dir)
+		if err != nil {
+			r = dir
+		}
+		c = r
+		memo[dir] = c
+	}
+	if c == "" {
+		return "/" + base
+	}
+	return "/" + c + "/" + base
+}
+
+// debDocAliases gives packages whose /usr/share/doc/<name> is a symlink
+// to another package's documentation that package's licences.
+func debDocAliases(v *View, licences map[string][]string) {
+	docs := v.lookup("usr/share/doc")
+	if docs == nil {
+		return
+	}
+	for name, n := range docs.children {
+		if n.entry == nil || n.entry.Type != EntrySymlink {
+			continue
+		}
+		if _, ok := licences[inventory.TypeDeb+"\x00"+name]; ok {
+			continue
+		}
+		target, err := v.Resolve("usr/share/doc/" + name)
+		if err != nil {
+			continue
+		}
+		if other, ok := strings.CutPrefix(target, "usr/share/doc/"); ok && !strings.Contains(other, "/") {
+			if l, ok := licences[inventory.TypeDeb+"\x00"+other]; ok {
+				licences[inventory.TypeDeb+"\x00"+name] = l
+			}
+		}
+	}
+}
+
+// dedupe drops exact duplicates (the same package found twice in the same
+// file, as lock files sometimes list it).
+func dedupe(pkgs []inventory.Package) []inventory.Package {
+	seen := map[string]bool{}
+	out := pkgs[:0]
+	for _, p := range pkgs {
+		k := p.Key() + "\x00" + p.Path
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// history answers "since which layer has this file listed this package".
+type history struct {
+	results []*LayerResult
+	// byPath[path] lists, per layer, the results for that path and whether
+	// the layer wrote or deleted it.
+	written map[string][]int // path → layers that wrote it (ascending)
+	deleted []func(p string) bool
+}
+
+func newHistory(results []*LayerResult) *history {
+	h := &history{results: results, written: map[string][]int{}}
+	wanted := map[string]bool{}
+	for _, lr := range results {
+		for _, fr := range lr.Files {
+			wanted[fr.Path] = true
+		}
+	}
+	for i, lr := range results {
+		for _, e := range lr.Entries {
+			if wanted[e.Path] {
+				if w := h.written[e.Path]; len(w) == 0 || w[len(w)-1] != i {
+					h.written[e.Path] = append(h.written[e.Path], i)
+				}
+			}
+		}
+		h.deleted = append(h.deleted, deletes(lr))
+	}
+	return h
+}
+
+// deletes returns a predicate telling whether the layer deletes p from the
+// layers below it.
+func deletes(lr *LayerResult) func(p string) bool {
+	if len(lr.Whiteouts) == 0 && len(lr.Opaques) == 0 {
+		return func(string) bool { return false }
+	}
+	return func(p string) bool {
+		for _, w := range lr.Whiteouts {
+			if p == w || strings.HasPrefix(p, w+"/") {
+				return true
+			}
+		}
+		for _, o := range lr.Opaques {
+			if o == "" || strings.HasPrefix(p, o+"/") {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func (h *history) firstLayer(p, analyzer, key string, from int) int {
+	first := from
+	for j := from - 1; j >= 0; j-- {
+		if h.deleted[j+1](p) {
+			break
+		}
+		if !slices.Contains(h.written[p], j) {
+			continue
+		}
+		if !h.lists(j, p, analyzer, key) {
+			break
+		}
+		first = j
+	}
+	return first
+}
+
+func (h *history) lists(layer int, p, analyzer, key string) bool {
+	for _, fr := range h.results[layer].Files {
+		if fr.Path != p || fr.Analyzer != analyzer {
+			continue
+		}
+		for i := range fr.Packages {
+			if fr.Packages[i].Key() == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// osFiles lists where OS facts come from, most authoritative first. The
+// os-release paths are resolved through the final file system's symlinks.
+var osFiles = []string{
+	"etc/os-release", "usr/lib/os-release",
+	"etc/alpine-release", "etc/redhat-release", "etc/centos-release",
+	"etc/system-release", "etc/SuSE-release", "etc/lsb-release", "etc/debian_version",
+}
+
+// refiners are files that make the primary OS's version more precise.
+var refiners = map[string]string{
+	"etc/debian_version": "debian",
+	"etc/alpine-release": "alpine",
+}
+
+func mergeOS(v *View, live []surviving) *inventory.OS {
+	facts := map[string]*inventory.OS{}
+	distroless := false
+	for _, s := range live {
+		if s.fr.OS != nil {
+			facts[s.fr.Path] = s.fr.OS
+		}
+		if strings.HasPrefix(s.fr.Path, "var/lib/dpkg/status.d/") && len(s.fr.Packages) > 0 {
+			distroless = true
+		}
+	}
+	var primary *inventory.OS
+	for _, f := range osFiles {
+		p, err := v.Resolve(f)
+		if err != nil {
+			continue
+		}
+		if o, ok := facts[p]; ok {
+			c := *o
+			primary = &c
+			break
+		}
+	}
+	if primary == nil {
+		return nil
+	}
+	for f, id := range refiners {
+		p, err := v.Resolve(f)
+		if err != nil {
+			continue
+		}
+		if o, ok := facts[p]; ok && primary.ID == id && o.Version != "" {
+			primary.Version = o.Version
+			if primary.VersionID == "" {
+				primary.VersionID = o.VersionID
+			}
+		}
+	}
+	primary.Distroless = primary.Distroless || distroless
+	return primary
+}

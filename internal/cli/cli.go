@@ -1,0 +1,112 @@
+// Package cli is drydock's command line: flags, configuration file and
+// environment are turned into calls of the library packages, and errors
+// into exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drydockscan/drydock/internal/buildinfo"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitPolicy = 1 // the scan worked and the policy gate failed
+	ExitError  = 2 // the scan could not be done
+)
+
+// Env is the process environment the CLI runs in.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// IsTerminal reports whether stderr is a terminal (progress bars).
+	IsTerminal bool
+}
+
+// errPolicy is returned by commands whose scan succeeded but whose policy
+// gate failed.
+var errPolicy = errors.New("policy failed")
+
+// Run executes the command line and returns the exit code.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	app := &app{env: env}
+	root := app.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, errPolicy):
+		return ExitPolicy
+	default:
+		fmt.Fprintf(env.Stderr, "drydock: %v\n", err)
+		return ExitError
+	}
+}
+
+// app holds what the commands share.
+type app struct {
+	env        Env
+	configPath string
+	quiet      bool
+	debug      bool
+	log        *slog.Logger
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "drydock",
+		Short:         "Container image security scanner",
+		Long:          "drydock finds what is inside container images — OS and language packages, layer by layer — and reports it as a table, JSON or an SBOM.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyConfig(cmd, a.configPath, a.env.Getenv); err != nil {
+				return err
+			}
+			a.log = newLogger(a.env.Stderr, a.quiet, a.debug)
+			return nil
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.configPath, "config", "", "configuration file (YAML; default $DRYDOCK_CONFIG or <user config dir>/drydock/config.yaml)")
+	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but the reports and errors")
+	pf.BoolVar(&a.debug, "debug", false, "print debug logs")
+	root.AddCommand(a.imageCommand(), a.fsCommand(), a.versionCommand())
+	return root
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print drydock's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "drydock %s\n", buildinfo.Version())
+			return nil
+		},
+	}
+}
+
+func newLogger(w io.Writer, quiet, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case debug:
+		level = slog.LevelDebug
+	case quiet:
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}

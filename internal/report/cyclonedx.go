@@ -1,0 +1,161 @@
+package report
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/drydockscan/drydock/internal/inventory"
+)
+
+// Property names drydock adds to CycloneDX components.
+const (
+	propLayerDiffID = "drydock:layer:diff_id"
+	propLayerIndex  = "drydock:layer:index"
+	propPath        = "drydock:path"
+	propSourceName  = "drydock:package:source_name"
+	propSourceVer   = "drydock:package:source_version"
+	propOwnedBy     = "drydock:package:owned_by"
+	propDev         = "drydock:package:dev"
+	propType        = "drydock:package:type"
+)
+
+// WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM. The serial number is
+// derived from the content, so the same inventory gives the same bytes.
+func WriteCycloneDX(w io.Writer, r *Report) error {
+	bom := CycloneDXBOM(r)
+	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true).SetEscapeHTML(false)
+	return enc.EncodeVersion(bom, cdx.SpecVersion1_6)
+}
+
+// CycloneDXBOM builds the BOM document.
+func CycloneDXBOM(r *Report) *cdx.BOM {
+	bom := cdx.NewBOM()
+	bom.SerialNumber = "urn:uuid:" + contentUUID(r)
+	target := targetComponent(r)
+	bom.Metadata = &cdx.Metadata{
+		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
+			Type: cdx.ComponentTypeApplication, Name: r.Tool.Name, Version: r.Tool.Version,
+		}}},
+		Component: &target,
+	}
+	var comps []cdx.Component
+	var deps []string
+	if r.OS != nil {
+		c := cdx.Component{
+			BOMRef:      "os:" + r.OS.ID + "@" + r.OS.VersionID,
+			Type:        cdx.ComponentTypeOS,
+			Name:        r.OS.ID,
+			Version:     r.OS.VersionID,
+			Description: r.OS.PrettyName,
+		}
+		comps = append(comps, c)
+		deps = append(deps, c.BOMRef)
+	}
+	refs := map[string]int{}
+	for _, p := range r.Packages {
+		c := packageComponent(&p)
+		ref := p.PURL
+		if n := refs[ref]; n > 0 {
+			ref = fmt.Sprintf("%s#%d", p.PURL, n)
+		}
+		refs[p.PURL]++
+		c.BOMRef = ref
+		comps = append(comps, c)
+		deps = append(deps, ref)
+	}
+	bom.Components = &comps
+	bom.Dependencies = &[]cdx.Dependency{{Ref: target.BOMRef, Dependencies: &deps}}
+	return bom
+}
+
+func targetComponent(r *Report) cdx.Component {
+	name := r.Target.Name
+	if name == "" {
+		name = r.Target.Ref
+	}
+	c := cdx.Component{BOMRef: "target", Type: cdx.ComponentTypeContainer, Name: name, Version: r.Target.ManifestDigest}
+	if r.Target.Kind == "dir" {
+		c.Type = cdx.ComponentTypeFile
+	}
+	var props []cdx.Property
+	add := func(k, v string) {
+		if v != "" {
+			props = append(props, cdx.Property{Name: k, Value: v})
+		}
+	}
+	add("drydock:image:config_digest", r.Target.ConfigDigest)
+	add("drydock:image:index_digest", r.Target.IndexDigest)
+	add("drydock:image:platform", r.Target.Platform)
+	for _, l := range r.Target.Layers {
+		add("drydock:image:layer", l.DiffID)
+	}
+	if len(props) > 0 {
+		c.Properties = &props
+	}
+	return c
+}
+
+func packageComponent(p *inventory.Package) cdx.Component {
+	c := cdx.Component{Type: cdx.ComponentTypeLibrary, Name: p.Name, Version: p.Version, PackageURL: p.PURL}
+	switch p.Type {
+	case inventory.TypeMaven:
+		if g, a, ok := strings.Cut(p.Name, ":"); ok {
+			c.Group, c.Name = g, a
+		}
+	case inventory.TypeNPM:
+		if strings.HasPrefix(p.Name, "@") {
+			if g, a, ok := strings.Cut(p.Name, "/"); ok {
+				c.Group, c.Name = g, a
+			}
+		}
+	}
+	if len(p.Licenses) > 0 {
+		var lc cdx.Licenses
+		for _, l := range p.Licenses {
+			lc = append(lc, cdx.LicenseChoice{License: &cdx.License{Name: l}})
+		}
+		c.Licenses = &lc
+	}
+	var props []cdx.Property
+	add := func(k, v string) {
+		if v != "" {
+			props = append(props, cdx.Property{Name: k, Value: v})
+		}
+	}
+	add(propType, p.Type)
+	add(propPath, p.Path)
+	if p.Layer != "" {
+		add(propLayerDiffID, p.Layer)
+		add(propLayerIndex, strconv.Itoa(p.LayerIndex))
+	}
+	add(propSourceName, p.SourceName)
+	add(propSourceVer, p.SourceVersion)
+	add(propOwnedBy, p.OwnedBy)
+	if p.Dev {
+		add(propDev, "true")
+	}
+	c.Properties = &props
+	return c
+}
+
+// contentUUID derives a version-5-style UUID from the report's identity,
+// so repeated scans of the same image produce the same serial number.
+func contentUUID(r *Report) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", r.Tool.Name, r.Tool.Version, r.Target.Ref, r.Target.ManifestDigest)
+	for _, p := range r.Packages {
+		fmt.Fprintf(h, "%s\x00%s\x00", p.PURL, p.Path)
+	}
+	b := h.Sum(nil)[:16]
+	b[6] = (b[6] & 0x0f) | 0x50
+	b[8] = (b[8] & 0x3f) | 0x80
+	s := hex.EncodeToString(b)
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:32]
+}
