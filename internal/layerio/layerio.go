@@ -106,6 +106,9 @@ func (s *Stream) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, fmt.Errorf("truncated %s stream: %w", s.Compression, err)
+		}
 		return n, fmt.Errorf("decompressing %s: %w", s.Compression, err)
 	}
 	return n, err

@@ -63,7 +63,7 @@ func SPDXDocument(r *Report) *spdx.Document {
 			PackageSPDXIdentifier:   "OperatingSystem",
 			PackageVersion:          r.OS.VersionID,
 			PackageDownloadLocation: "NOASSERTION",
-			PrimaryPackagePurpose:   "OPERATING-SYSTEM",
+			PrimaryPackagePurpose:   "OPERATING_SYSTEM",
 			PackageLicenseConcluded: "NOASSERTION",
 			PackageLicenseDeclared:  "NOASSERTION",
 			PackageCopyrightText:    "NOASSERTION",

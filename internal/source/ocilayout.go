@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -180,3 +181,9 @@ func (b *layoutBlob) Compressed() (io.ReadCloser, error)  { return b.l.openBlob(
 func (b *layoutBlob) Size() (int64, error)                { return b.desc.Size, nil }
 func (b *layoutBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
 func (b *layoutBlob) Descriptor() (*v1.Descriptor, error) { return &b.desc, nil }
+
+// OpenIndex returns the top-level index of an OCI layout directory.
+func OpenIndex(dir string) (v1.ImageIndex, error) {
+	l := &ociLayout{fsys: os.DirFS(dir), name: dir}
+	return l.index()
+}

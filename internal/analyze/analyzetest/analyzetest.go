@@ -3,8 +3,10 @@
 package analyzetest
 
 import (
+	"archive/tar"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,4 +104,36 @@ func File(t testing.TB, a analyze.Analyzer, path string, content []byte) (*analy
 	t.Helper()
 	f := &analyze.File{Path: path, Size: int64(len(content)), Mode: 0o644, Content: strings.NewReader(string(content))}
 	return a.Analyze(context.Background(), f)
+}
+
+// ReadFromBlob returns the content of one regular file of a layer blob, or
+// nil when the layer does not contain it.
+func ReadFromBlob(t testing.TB, blobPath, name string) []byte {
+	t.Helper()
+	f, err := os.Open(blobPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := layerio.Open(f, "", "", layerio.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tr := tar.NewReader(s)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", blobPath, err)
+		}
+		if strings.TrimPrefix(hdr.Name, "./") == name && hdr.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+	}
 }
