@@ -173,7 +173,7 @@ func targetOf(img *source.Image) report.Target {
 // writeOutput writes one report to stdout or, atomically, to a file.
 func writeOutput(out output, rep *report.Report, stdout io.Writer) error {
 	if out.path == "" || out.path == "-" {
-		return out.format.Write(stdout, rep)
+		return out.format.Write(stdout, rep, report.Options{})
 	}
 	dir := filepath.Dir(out.path)
 	f, err := os.CreateTemp(dir, ".drydock-report-*")
@@ -181,7 +181,7 @@ func writeOutput(out output, rep *report.Report, stdout io.Writer) error {
 		return fmt.Errorf("writing %s report: %w", out.format.Name, err)
 	}
 	defer os.Remove(f.Name())
-	if err := out.format.Write(f, rep); err != nil {
+	if err := out.format.Write(f, rep, report.Options{}); err != nil {
 		f.Close()
 		return fmt.Errorf("writing %s report to %s: %w", out.format.Name, out.path, err)
 	}

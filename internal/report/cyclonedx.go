@@ -27,7 +27,7 @@ const (
 
 // WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM. The serial number is
 // derived from the content, so the same inventory gives the same bytes.
-func WriteCycloneDX(w io.Writer, r *Report) error {
+func WriteCycloneDX(w io.Writer, r *Report, _ Options) error {
 	bom := CycloneDXBOM(r)
 	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
 	enc.SetPretty(true).SetEscapeHTML(false)

@@ -7,7 +7,7 @@ import (
 
 // WriteJSON writes the drydock JSON report: indented, fields in a fixed
 // order, packages sorted.
-func WriteJSON(w io.Writer, r *Report) error {
+func WriteJSON(w io.Writer, r *Report, _ Options) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)

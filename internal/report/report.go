@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 )
 
@@ -24,6 +25,59 @@ type Report struct {
 	// Packages found, in the deterministic inventory order, without the
 	// OS packages' file lists.
 	Packages []inventory.Package `json:"packages"`
+	// Vulnerabilities are the findings, in finding.Compare order, including
+	// suppressed ones (marked). Nil when no database was used.
+	Vulnerabilities []finding.Finding `json:"vulnerabilities,omitempty"`
+	// Database describes the vulnerability database the scan used.
+	Database *Database `json:"database,omitempty"`
+	// Scan holds when and how long the scan ran.
+	Scan *Scan `json:"scan,omitempty"`
+	// Gate is the verdict's rule, when one was given (--fail-on).
+	Gate *Gate `json:"gate,omitempty"`
+}
+
+// Database describes the vulnerability database used for a scan.
+type Database struct {
+	SchemaVersion int `json:"schema_version"`
+	// Built is when the database file was first built, Updated when a feed
+	// last changed it (RFC 3339, UTC).
+	Built   string `json:"built,omitempty"`
+	Updated string `json:"updated,omitempty"`
+	// AgeHours is how old Updated was when the scan started.
+	AgeHours int            `json:"age_hours"`
+	Feeds    []DatabaseFeed `json:"feeds,omitempty"`
+}
+
+// DatabaseFeed is one feed's state in the database.
+type DatabaseFeed struct {
+	Name    string `json:"name"`
+	Updated string `json:"updated,omitempty"`
+	Records int    `json:"records"`
+}
+
+// Scan describes the scan run itself. With SOURCE_DATE_EPOCH set, Started
+// is that time and DurationMS is 0, so reports are reproducible.
+type Scan struct {
+	Started    string `json:"started"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Gate is the rule that decides the exit code: a finding at or above
+// FailOn that is not suppressed fails the scan.
+type Gate struct {
+	FailOn finding.Severity `json:"fail_on"`
+	// Failed reports the verdict; Failing counts the findings that broke it.
+	Failed  bool `json:"failed"`
+	Failing int  `json:"failing"`
+}
+
+// Fails reports whether f breaks the gate g (false for a nil gate).
+// FailOn UNKNOWN fails on every unsuppressed finding.
+func (g *Gate) Fails(f *finding.Finding) bool {
+	if g == nil || f.Suppression != nil {
+		return false
+	}
+	return f.Severity.Rank() >= g.FailOn.Rank()
 }
 
 // Tool names the scanner.
@@ -62,8 +116,19 @@ func New(tool Tool, target Target, inv *inventory.Inventory) *Report {
 	return r
 }
 
+// Options adjusts how a format is written; formats ignore what does not
+// concern them.
+type Options struct {
+	// Color enables ANSI colour (table on a terminal without NO_COLOR).
+	Color bool
+	// Width is the terminal width for wrapping (0: 120).
+	Width int
+	// Template is the Go text/template text for the template format.
+	Template string
+}
+
 // Writer writes one format.
-type Writer func(w io.Writer, r *Report) error
+type Writer func(w io.Writer, r *Report, o Options) error
 
 // Format is one output format.
 type Format struct {

@@ -48,7 +48,7 @@ func scanReport(t *testing.T, image string) *report.Report {
 func render(t *testing.T, f report.Format, r *report.Report) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := f.Write(&buf, r); err != nil {
+	if err := f.Write(&buf, r, report.Options{}); err != nil {
 		t.Fatalf("%s: %v", f.Name, err)
 	}
 	return buf.Bytes()

@@ -15,7 +15,7 @@ import (
 )
 
 // WriteSPDX writes an SPDX 2.3 JSON document.
-func WriteSPDX(w io.Writer, r *Report) error {
+func WriteSPDX(w io.Writer, r *Report, _ Options) error {
 	return spdxjson.Write(SPDXDocument(r), w, spdxjson.Indent("  "), spdxjson.EscapeHTML(false))
 }
 

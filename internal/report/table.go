@@ -7,7 +7,7 @@ import (
 )
 
 // WriteTable writes a plain table of the packages.
-func WriteTable(w io.Writer, r *Report) error {
+func WriteTable(w io.Writer, r *Report, _ Options) error {
 	fmt.Fprintf(w, "%s", r.Target.Ref)
 	if r.OS != nil {
 		fmt.Fprintf(w, " (%s)", osString(r))
