@@ -10,6 +10,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 )
 
@@ -25,24 +26,31 @@ const (
 	propType        = "drydock:package:type"
 )
 
-// WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM. The serial number is
-// derived from the content, so the same inventory gives the same bytes.
+// WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM, with the findings as
+// its vulnerabilities when a database was used. The serial number is
+// derived from the inventory, so the same inventory gives the same bytes.
 func WriteCycloneDX(w io.Writer, r *Report, _ Options) error {
-	bom := CycloneDXBOM(r)
-	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
-	enc.SetPretty(true).SetEscapeHTML(false)
-	return enc.EncodeVersion(bom, cdx.SpecVersion1_6)
+	return encodeCycloneDX(w, CycloneDXBOM(r))
 }
 
-// CycloneDXBOM builds the BOM document.
+func encodeCycloneDX(w io.Writer, bom *cdx.BOM) error {
+	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON)
+	enc.SetPretty(true).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+		return fmt.Errorf("cyclonedx report: %w", err)
+	}
+	return nil
+}
+
+// CycloneDXBOM builds the BOM document: the image as metadata component,
+// the OS and every package as components, and the findings (if any) as
+// vulnerabilities whose affects point at the components.
 func CycloneDXBOM(r *Report) *cdx.BOM {
 	bom := cdx.NewBOM()
 	bom.SerialNumber = "urn:uuid:" + contentUUID(r)
 	target := targetComponent(r)
 	bom.Metadata = &cdx.Metadata{
-		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
-			Type: cdx.ComponentTypeApplication, Name: r.Tool.Name, Version: r.Tool.Version,
-		}}},
+		Tools:     cdxTools(r),
 		Component: &target,
 	}
 	var comps []cdx.Component
@@ -58,21 +66,61 @@ func CycloneDXBOM(r *Report) *cdx.BOM {
 		comps = append(comps, c)
 		deps = append(deps, c.BOMRef)
 	}
-	refs := map[string]int{}
-	for _, p := range r.Packages {
+	refs := componentRefs(r)
+	for i, p := range r.Packages {
 		c := packageComponent(&p)
-		ref := p.PURL
-		if n := refs[ref]; n > 0 {
-			ref = fmt.Sprintf("%s#%d", p.PURL, n)
-		}
-		refs[p.PURL]++
-		c.BOMRef = ref
+		c.BOMRef = refs.byIndex[i]
 		comps = append(comps, c)
-		deps = append(deps, ref)
+		deps = append(deps, c.BOMRef)
 	}
 	bom.Components = &comps
 	bom.Dependencies = &[]cdx.Dependency{{Ref: target.BOMRef, Dependencies: &deps}}
+	if len(r.Vulnerabilities) > 0 {
+		vulns := cdxVulnerabilities(r, refs.ref)
+		bom.Vulnerabilities = &vulns
+	}
 	return bom
+}
+
+func cdxTools(r *Report) *cdx.ToolsChoice {
+	return &cdx.ToolsChoice{Components: &[]cdx.Component{{
+		Type: cdx.ComponentTypeApplication, Name: r.Tool.Name, Version: r.Tool.Version,
+	}}}
+}
+
+// bomRefs are the packages' bom-refs: the purl, with "#n" added to the
+// n-th repeat of a purl (the same package found at several paths).
+type bomRefs struct {
+	byIndex []string
+	// byPackage maps purl and path to the bom-ref.
+	byPackage map[string]string
+}
+
+func componentRefs(r *Report) bomRefs {
+	b := bomRefs{byIndex: make([]string, len(r.Packages)), byPackage: map[string]string{}}
+	seen := map[string]int{}
+	for i, p := range r.Packages {
+		ref := p.PURL
+		if n := seen[ref]; n > 0 {
+			ref = fmt.Sprintf("%s#%d", p.PURL, n)
+		}
+		seen[p.PURL]++
+		b.byIndex[i] = ref
+		key := p.PURL + "\x00" + p.Path
+		if _, ok := b.byPackage[key]; !ok {
+			b.byPackage[key] = ref
+		}
+	}
+	return b
+}
+
+// ref is the bom-ref of a finding's package; a package the inventory does
+// not list (which the matcher never produces) is referred to by its purl.
+func (b bomRefs) ref(f *finding.Finding) string {
+	if ref, ok := b.byPackage[f.Package.PURL+"\x00"+f.Package.Path]; ok {
+		return ref
+	}
+	return f.Package.PURL
 }
 
 func targetComponent(r *Report) cdx.Component {
@@ -147,8 +195,13 @@ func packageComponent(p *inventory.Package) cdx.Component {
 
 // contentUUID derives a version-5-style UUID from the report's identity,
 // so repeated scans of the same image produce the same serial number.
-func contentUUID(r *Report) string {
+func contentUUID(r *Report) string { return contentUUIDSalted(r, "") }
+
+// contentUUIDSalted is contentUUID for another document about the same
+// inventory (the VEX document), told apart by salt.
+func contentUUIDSalted(r *Report, salt string) string {
 	h := sha256.New()
+	h.Write([]byte(salt))
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", r.Tool.Name, r.Tool.Version, r.Target.Ref, r.Target.ManifestDigest)
 	for _, p := range r.Packages {
 		fmt.Fprintf(h, "%s\x00%s\x00", p.PURL, p.Path)

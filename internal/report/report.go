@@ -142,8 +142,15 @@ func Formats() []Format {
 	return []Format{
 		{Name: "table", Description: "human-readable table", Write: WriteTable},
 		{Name: "json", Description: "drydock JSON report (docs/json-report.md)", Write: WriteJSON},
-		{Name: "cyclonedx", Description: "CycloneDX 1.6 JSON SBOM", Write: WriteCycloneDX},
+		{Name: "sarif", Description: "SARIF 2.1.0 (GitHub code scanning)", Write: WriteSARIF},
+		{Name: "cyclonedx", Description: "CycloneDX 1.6 JSON SBOM with vulnerabilities", Write: WriteCycloneDX},
+		{Name: "cyclonedx-vex", Description: "CycloneDX 1.6 JSON VEX: vulnerabilities only, linked to the SBOM", Write: WriteCycloneDXVEX},
 		{Name: "spdx-json", Description: "SPDX 2.3 JSON SBOM", Write: WriteSPDX},
+		{Name: "csv", Description: "CSV, one row per finding (per package without a database)", Write: WriteCSV},
+		{Name: "html", Description: "self-contained HTML page", Write: WriteHTML},
+		{Name: "junit", Description: "JUnit XML, one test case per finding", Write: WriteJUnit},
+		{Name: "gitlab", Description: "GitLab container scanning report (schema 15.2.1)", Write: WriteGitLab},
+		{Name: "template", Description: "Go text/template given with --template", Write: WriteTemplate},
 	}
 }
 

@@ -1,0 +1,108 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/drydockscan/drydock/internal/finding"
+)
+
+var csvFindingHeader = []string{
+	"target", "package", "installed_version", "type", "vulnerability", "aliases",
+	"severity", "severity_source", "cvss_score", "cvss_vector", "status", "fixed_versions",
+	"kev", "fails_gate", "suppressed", "suppression", "title", "url",
+	"purl", "path", "layer_index", "layer",
+}
+
+var csvPackageHeader = []string{
+	"type", "name", "version", "source_name", "source_version", "purl",
+	"path", "layer_index", "layer", "owned_by", "licenses", "dev",
+}
+
+// WriteCSV writes one row per finding after a header row (RFC 4180, CRLF
+// line ends); without a database, one row per package. Lists inside a
+// cell (aliases, fixed versions, licences) are joined with "; ". A cell
+// that a spreadsheet would run as a formula (starting with =, +, -, @, a
+// tab or a carriage return) is prefixed with an apostrophe.
+func WriteCSV(w io.Writer, r *Report, _ Options) error {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	write := func(rec []string) error {
+		for i := range rec {
+			rec[i] = csvSafe(rec[i])
+		}
+		return cw.Write(rec)
+	}
+	var err error
+	if !withFindings(r) {
+		err = write(csvPackageHeader)
+		for _, p := range r.Packages {
+			if err != nil {
+				break
+			}
+			err = write([]string{
+				p.Type, p.Name, p.Version, p.SourceName, p.SourceVersion, p.PURL,
+				p.Path, strconv.Itoa(p.LayerIndex), p.Layer, p.OwnedBy,
+				strings.Join(p.Licenses, "; "), strconv.FormatBool(p.Dev),
+			})
+		}
+	} else {
+		err = write(csvFindingHeader)
+		fs := sortedFindings(r)
+		for i := range fs {
+			if err != nil {
+				break
+			}
+			err = write(csvFindingRow(r, &fs[i]))
+		}
+	}
+	if err == nil {
+		cw.Flush()
+		err = cw.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("csv report: %w", err)
+	}
+	return nil
+}
+
+func csvFindingRow(r *Report, f *finding.Finding) []string {
+	var score, vector string
+	if c := bestCVSS(f); c != nil {
+		score, vector = strconv.FormatFloat(c.Score, 'f', 1, 64), c.Vector
+	}
+	var suppressed, why string
+	if s := f.Suppression; s != nil {
+		suppressed, why = s.Kind, suppressionText(s)
+	}
+	kev := ""
+	if f.KEV != nil {
+		kev = f.KEV.DateAdded
+	}
+	gate := ""
+	if r.Gate != nil {
+		gate = strconv.FormatBool(r.Gate.Fails(f))
+	}
+	return []string{
+		f.Target(), f.Package.Name, f.Package.Version, f.Package.Type, f.ID, strings.Join(f.Aliases, "; "),
+		string(normSev(f.Severity)), f.SeveritySource, score, vector, f.Status, strings.Join(f.FixedVersions, "; "),
+		kev, gate, suppressed, why, f.Title, findingURL(f),
+		f.Package.PURL, f.Package.Path, strconv.Itoa(f.Package.LayerIndex), f.Package.Layer,
+	}
+}
+
+// csvSafe defuses spreadsheet formula injection (OWASP's advice: a
+// leading apostrophe makes the cell text).
+func csvSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
