@@ -28,11 +28,11 @@ type Env struct {
 	Getenv         func(string) string
 	// IsTerminal reports whether stderr is a terminal (progress bars).
 	IsTerminal bool
+	// StdoutIsTerminal reports whether stdout is a terminal (colour);
+	// Width is its width in columns (0 when unknown).
+	StdoutIsTerminal bool
+	Width            int
 }
-
-// errPolicy is returned by commands whose scan succeeded but whose policy
-// gate failed.
-var errPolicy = errors.New("policy failed")
 
 // Run executes the command line and returns the exit code.
 func Run(ctx context.Context, args []string, env Env) int {
@@ -45,11 +45,12 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
+	var gate *gateError
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, errPolicy):
-		return ExitPolicy
+	case errors.As(err, &gate):
+		return gate.code
 	default:
 		fmt.Fprintf(env.Stderr, "drydock: %v\n", err)
 		return ExitError
@@ -84,7 +85,7 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.configPath, "config", "", "configuration file (YAML; default $DRYDOCK_CONFIG or <user config dir>/drydock/config.yaml)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but the reports and errors")
 	pf.BoolVar(&a.debug, "debug", false, "print debug logs")
-	root.AddCommand(a.imageCommand(), a.fsCommand(), a.versionCommand())
+	root.AddCommand(a.imageCommand(), a.fsCommand(), a.dbCommand(), a.versionCommand())
 	return root
 }
 

@@ -14,11 +14,17 @@ import (
 	it "github.com/drydockscan/drydock/internal/testutil/imagetest"
 )
 
-// run executes the CLI in-process with the given environment.
+// run executes the CLI in-process with the given environment, on top of
+// baseEnv (the test database, offline).
 func run(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	getenv := func(k string) string { return env[k] }
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return baseEnv[k]
+	}
 	code = cli.Run(context.Background(), args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: getenv})
 	return code, out.String(), errb.String()
 }
@@ -35,7 +41,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestScanTable(t *testing.T) {
-	code, out, errOut := run(t, nil, "image", corpusImage(t, "edge-layers"))
+	code, out, errOut := run(t, nil, "image", corpusImage(t, "edge-layers"), "--scanners", "none")
 	if code != cli.ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -56,17 +62,17 @@ func TestSeveralOutputs(t *testing.T) {
 	img := corpusImage(t, "debian12-app")
 	files := map[string]string{}
 	var args []string
-	for _, f := range []string{"json", "cyclonedx", "spdx-json"} {
+	for _, f := range []string{"json", "sarif", "cyclonedx", "spdx-json", "gitlab"} {
 		files[f] = filepath.Join(dir, f+".json")
 		args = append(args, "-o", f+"="+files[f])
 	}
 	first := map[string][]byte{}
 	for round := 0; round < 2; round++ {
-		code, out, errOut := run(t, nil, append([]string{"image", img, "-o", "table", "-q"}, args...)...)
+		code, out, errOut := run(t, map[string]string{"SOURCE_DATE_EPOCH": "1767225600"}, append([]string{"image", img, "-o", "table", "-q"}, args...)...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if !strings.Contains(out, "TYPE") {
+		if !strings.Contains(out, "VULNERABILITY") {
 			t.Errorf("no table on stdout: %q", out)
 		}
 		if errOut != "" {
@@ -161,5 +167,30 @@ func TestConfigAndEnvironment(t *testing.T) {
 	code, _, errOut = run(t, nil, "--config", cfg, "image", img)
 	if code != 2 || !strings.Contains(errOut, `unknown setting "platfrom"`) {
 		t.Errorf("typo in config: exit %d, %q", code, errOut)
+	}
+}
+
+// TestJSONOnlyScanTimeVaries: without SOURCE_DATE_EPOCH two scans differ
+// only in when the scan ran (scan.started, scan.duration_ms).
+func TestJSONOnlyScanTimeVaries(t *testing.T) {
+	img := corpusImage(t, "debian12-app")
+	var docs [2]map[string]any
+	for i := range docs {
+		code, out, errOut := run(t, nil, "image", img, "-o", "json", "-q")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if err := json.Unmarshal([]byte(out), &docs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := docs[i]["scan"].(map[string]any)["started"]; !ok {
+			t.Fatalf("no scan.started in the report")
+		}
+		delete(docs[i], "scan")
+	}
+	a, _ := json.Marshal(docs[0])
+	b, _ := json.Marshal(docs[1])
+	if !bytes.Equal(a, b) {
+		t.Errorf("two scans differ beyond the scan time")
 	}
 }

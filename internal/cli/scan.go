@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -14,9 +18,15 @@ import (
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
 	"github.com/drydockscan/drydock/internal/buildinfo"
+	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
+	"github.com/drydockscan/drydock/internal/match"
+	"github.com/drydockscan/drydock/internal/policy"
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
+	"github.com/drydockscan/drydock/internal/vulndb/store"
+	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // scanFlags are the flags of the scanning commands.
@@ -28,6 +38,23 @@ type scanFlags struct {
 	password string
 	token    string
 	parallel int
+
+	db       dbFlags
+	scanners []string
+	osOwned  bool
+	gate     gateFlags
+}
+
+// gateFlags decide what is shown and when the scan fails.
+type gateFlags struct {
+	severity      []string
+	failOn        string
+	exitCode      int
+	ignoreUnfixed bool
+	ignoreFile    string
+	vex           []string
+	noColor       bool
+	template      string
 }
 
 func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
@@ -40,7 +67,22 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.password, "password", "", "registry password (prefer DRYDOCK_PASSWORD)")
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
 	}
+	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
+	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
+	o.db.register(fs, true)
+	g := &o.gate
+	fs.StringSliceVar(&g.severity, "severity", nil, "show only findings of these severities (CRITICAL,HIGH,MEDIUM,LOW,NEGLIGIBLE,UNKNOWN)")
+	fs.StringVar(&g.failOn, "fail-on", "", "fail (exit 1, or --exit-code) when a shown, unsuppressed finding is at or above this severity")
+	fs.IntVar(&g.exitCode, "exit-code", ExitPolicy, "exit code when the gate fails; given without --fail-on, any shown unsuppressed finding fails")
+	fs.BoolVar(&g.ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version (unfixed, will not fix)")
+	fs.StringVar(&g.ignoreFile, "ignore-file", defaultIgnoreFile, "ignore file (YAML: id/package/path, reason, expires); a missing default file is fine")
+	fs.StringArrayVar(&g.vex, "vex", nil, "VEX document (OpenVEX or CycloneDX VEX) whose not_affected/fixed statements suppress findings; repeatable")
+	fs.BoolVar(&g.noColor, "no-color", false, "no colour in the table (also when NO_COLOR is set)")
+	fs.StringVar(&g.template, "template", "", "Go text/template for -o template, inline or @FILE")
 }
+
+// defaultIgnoreFile is read when present.
+const defaultIgnoreFile = ".drydock/ignore.yaml"
 
 func formatNames() string {
 	var n []string
@@ -108,9 +150,38 @@ func parseOutputs(specs []string) ([]output, error) {
 }
 
 func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *scanFlags) error {
+	started := a.now()
 	outputs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return err
+	}
+	vulns, err := wantVulns(o.scanners)
+	if err != nil {
+		return err
+	}
+	pol, gate, err := a.policyFromFlags(&o.gate, started)
+	if err != nil {
+		return err
+	}
+	ropts, err := a.reportOptions(&o.gate)
+	if err != nil {
+		return err
+	}
+	for _, out := range outputs {
+		if out.format.Name == "template" && ropts.Template == "" {
+			return fmt.Errorf("-o template: %w (give --template TEXT or --template @FILE)", report.ErrNoTemplate)
+		}
+	}
+	var dbPath string
+	if vulns {
+		if dbPath, err = o.db.dbPath(); err != nil {
+			return err
+		}
+		// The database is made ready before the image is read, so a scan
+		// that cannot match fails early.
+		if err := a.ensureDB(ctx, &o.db, dbPath); err != nil {
+			return err
+		}
 	}
 	opts := source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token, Logger: a.log}
 	if o.platform != "" {
@@ -135,12 +206,203 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		a.log.Debug("analyzer time", "analyzer", name, "duration", d)
 	}
 	rep := report.New(report.Tool{Name: "drydock", Version: buildinfo.Version()}, targetOf(img), &res.Inventory)
+	if vulns {
+		if err := a.matchInto(ctx, rep, &res.Inventory, dbPath, o.osOwned, started); err != nil {
+			return err
+		}
+		for _, d := range []string{rep.Target.ManifestDigest, rep.Target.IndexDigest, rep.Target.ConfigDigest} {
+			if d != "" {
+				pol.ImageDigests = append(pol.ImageDigests, d)
+			}
+		}
+		var warnings []string
+		rep.Vulnerabilities, warnings = policy.Apply(rep.Vulnerabilities, pol)
+		for _, w := range warnings {
+			a.log.Warn(w)
+		}
+		if rep.Vulnerabilities == nil {
+			rep.Vulnerabilities = []finding.Finding{}
+		}
+	}
+	if gate != nil {
+		for i := range rep.Vulnerabilities {
+			if gate.Fails(&rep.Vulnerabilities[i]) {
+				gate.Failing++
+			}
+		}
+		gate.Failed = gate.Failing > 0
+		rep.Gate = gate
+	}
+	rep.Scan = a.scanTiming(started)
 	for _, out := range outputs {
-		if err := writeOutput(out, rep, a.env.Stdout); err != nil {
+		oo := ropts
+		oo.Color = ropts.Color && (out.path == "" || out.path == "-")
+		if err := writeOutput(out, rep, a.env.Stdout, oo); err != nil {
 			return err
 		}
 	}
+	if rep.Gate != nil && rep.Gate.Failed {
+		a.log.Info("gate failed", "fail_on", rep.Gate.FailOn, "failing", rep.Gate.Failing)
+		return &gateError{code: o.gate.exitCode, failing: rep.Gate.Failing, failOn: rep.Gate.FailOn}
+	}
 	return nil
+}
+
+// wantVulns reads --scanners.
+func wantVulns(scanners []string) (bool, error) {
+	vulns := false
+	for _, s := range scanners {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "vuln", "vulns", "vulnerabilities":
+			vulns = true
+		case "none", "":
+		default:
+			return false, fmt.Errorf("--scanners: unknown scanner %q (have: vuln, none)", s)
+		}
+	}
+	return vulns, nil
+}
+
+// matchInto matches the inventory against the database and fills the
+// report's findings and database facts.
+func (a *app) matchInto(ctx context.Context, rep *report.Report, inv *inventory.Inventory, dbPath string, osOwned bool, started time.Time) error {
+	db, err := store.Open(ctx, dbPath, store.Options{ReadOnly: true, Timeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	m, err := db.Meta()
+	if err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", dbPath, err)
+	}
+	rep.Database = databaseFacts(m, started)
+	t := time.Now()
+	fs, err := match.Match(ctx, db, inv, match.Options{IncludeOSOwned: osOwned})
+	if err != nil {
+		return fmt.Errorf("matching against %s: %w", dbPath, err)
+	}
+	a.log.Debug("matched", "findings", len(fs), "duration", time.Since(t))
+	rep.Vulnerabilities = fs
+	return nil
+}
+
+func databaseFacts(m store.Meta, at time.Time) *report.Database {
+	d := &report.Database{SchemaVersion: m.Schema, Built: rfc3339(m.Built), Updated: rfc3339(m.Updated)}
+	if age := updater.AgeAt(m, at); age >= 0 {
+		d.AgeHours = int(ageHours(age))
+	}
+	for _, f := range m.Feeds {
+		d.Feeds = append(d.Feeds, report.DatabaseFeed{Name: f.Name, Updated: rfc3339(f.Updated), Records: f.Records})
+	}
+	return d
+}
+
+// now is the scan's start time: SOURCE_DATE_EPOCH when set, so reports
+// are reproducible.
+func (a *app) now() time.Time {
+	if t, ok := a.sourceDate(); ok {
+		return t
+	}
+	return time.Now()
+}
+
+func (a *app) sourceDate() (time.Time, bool) {
+	v := a.env.Getenv("SOURCE_DATE_EPOCH")
+	if v == "" {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0).UTC(), true
+}
+
+func (a *app) scanTiming(started time.Time) *report.Scan {
+	s := &report.Scan{Started: started.UTC().Format(time.RFC3339)}
+	if _, fixed := a.sourceDate(); !fixed {
+		s.DurationMS = time.Since(started).Milliseconds()
+	}
+	return s
+}
+
+// policyFromFlags reads the gate flags, the ignore file and the VEX
+// documents.
+func (a *app) policyFromFlags(g *gateFlags, now time.Time) (policy.Options, *report.Gate, error) {
+	p := policy.Options{IgnoreUnfixed: g.ignoreUnfixed, Now: now}
+	for _, s := range g.severity {
+		sev, ok := finding.ParseSeverity(s)
+		if !ok {
+			return p, nil, fmt.Errorf("--severity: unknown severity %q", s)
+		}
+		p.Severities = append(p.Severities, sev)
+	}
+	var gate *report.Gate
+	switch {
+	case g.failOn != "":
+		sev, ok := finding.ParseSeverity(g.failOn)
+		if !ok {
+			return p, nil, fmt.Errorf("--fail-on: unknown severity %q", g.failOn)
+		}
+		gate = &report.Gate{FailOn: sev}
+	case g.exitCode != ExitPolicy:
+		gate = &report.Gate{FailOn: finding.Unknown}
+	}
+	if g.exitCode == ExitError {
+		return p, nil, fmt.Errorf("--exit-code %d is reserved for errors", ExitError)
+	}
+	if g.exitCode < 0 || g.exitCode > 125 {
+		return p, nil, fmt.Errorf("--exit-code %d: want 0…125", g.exitCode)
+	}
+	if g.ignoreFile != "" {
+		ig, err := policy.LoadIgnoreFile(g.ignoreFile)
+		switch {
+		case err == nil:
+			p.Ignore = ig
+		case errors.Is(err, fs.ErrNotExist) && g.ignoreFile == defaultIgnoreFile:
+		default:
+			return p, nil, err
+		}
+	}
+	for _, path := range g.vex {
+		v, err := policy.LoadVEX(path)
+		if err != nil {
+			return p, nil, err
+		}
+		p.VEX = append(p.VEX, v)
+	}
+	return p, gate, nil
+}
+
+// reportOptions are the writers' options common to every output.
+func (a *app) reportOptions(g *gateFlags) (report.Options, error) {
+	o := report.Options{
+		Color: a.env.StdoutIsTerminal && !g.noColor && a.env.Getenv("NO_COLOR") == "",
+		Width: a.env.Width,
+	}
+	if g.template != "" {
+		t := g.template
+		if name, ok := strings.CutPrefix(t, "@"); ok {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				return o, fmt.Errorf("--template: %w", err)
+			}
+			t = string(b)
+		}
+		o.Template = t
+	}
+	return o, nil
+}
+
+// gateError is a failed gate: the scan worked, the verdict is "fail".
+type gateError struct {
+	code    int
+	failing int
+	failOn  finding.Severity
+}
+
+func (e *gateError) Error() string {
+	return fmt.Sprintf("%d finding(s) at or above %s", e.failing, e.failOn)
 }
 
 func platformOf(img *source.Image) string {
@@ -171,9 +433,24 @@ func targetOf(img *source.Image) report.Target {
 }
 
 // writeOutput writes one report to stdout or, atomically, to a file.
-func writeOutput(out output, rep *report.Report, stdout io.Writer) error {
+func writeOutput(out output, rep *report.Report, stdout io.Writer, o report.Options) error {
 	if out.path == "" || out.path == "-" {
-		return out.format.Write(stdout, rep, report.Options{})
+		return out.format.Write(stdout, rep, o)
+	}
+	if st, err := os.Stat(out.path); err == nil && !st.Mode().IsRegular() {
+		// A device or pipe (/dev/null, /dev/stdout, a FIFO): write to it.
+		f, err := os.OpenFile(out.path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("writing %s report: %w", out.format.Name, err)
+		}
+		werr := out.format.Write(f, rep, o)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("writing %s report to %s: %w", out.format.Name, out.path, werr)
+		}
+		return nil
 	}
 	dir := filepath.Dir(out.path)
 	f, err := os.CreateTemp(dir, ".drydock-report-*")
@@ -181,7 +458,7 @@ func writeOutput(out output, rep *report.Report, stdout io.Writer) error {
 		return fmt.Errorf("writing %s report: %w", out.format.Name, err)
 	}
 	defer os.Remove(f.Name())
-	if err := out.format.Write(f, rep, report.Options{}); err != nil {
+	if err := out.format.Write(f, rep, o); err != nil {
 		f.Close()
 		return fmt.Errorf("writing %s report to %s: %w", out.format.Name, out.path, err)
 	}

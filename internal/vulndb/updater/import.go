@@ -195,3 +195,7 @@ func (u *feedUpdate) replace(ctx context.Context, each func(put func(vulndb.Reco
 	u.done(ModeFull)
 	return nil
 }
+
+// MirrorFeeds returns the feeds a local mirror directory holds (see
+// Import): the feeds an update from that directory can refresh.
+func MirrorFeeds(dir string) ([]Feed, error) { return mirrorFeeds(dir) }

@@ -1,0 +1,411 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/drydockscan/drydock/internal/vulndb/store"
+	"github.com/drydockscan/drydock/internal/vulndb/updater"
+)
+
+// dbFlags locate and refresh the vulnerability database; the scanning and
+// the db commands share them.
+type dbFlags struct {
+	path       string
+	mirror     string
+	offline    bool
+	skipUpdate bool
+	maxAge     time.Duration
+	feeds      []string
+	nvdKey     string
+}
+
+func (d *dbFlags) register(fs *pflag.FlagSet, scan bool) {
+	fs.StringVar(&d.path, "db-path", "", "vulnerability database file (default <user cache dir>/drydock/db/drydock.db)")
+	fs.StringVar(&d.mirror, "db-mirror", "", "fetch the feeds from this mirror (URL or local directory in the OSV bucket layout) instead of their origins")
+	fs.BoolVar(&d.offline, "offline", false, "make no network request at all (use the local database; a local --db-mirror directory is still read)")
+	fs.StringSliceVar(&d.feeds, "feed", nil, "feeds to update (default: the default feeds, or those of a local --db-mirror); see `drydock db status --all`")
+	fs.StringVar(&d.nvdKey, "nvd-api-key", "", "NVD API key for the nvd feed (prefer DRYDOCK_NVD_API_KEY)")
+	if scan {
+		fs.BoolVar(&d.skipUpdate, "skip-db-update", false, "do not update a missing or stale database before scanning")
+		fs.DurationVar(&d.maxAge, "db-max-age", 24*time.Hour, "a database older than this is updated before a scan (or, with --offline/--skip-db-update, warned about)")
+	}
+}
+
+// dbPath returns the database file to use.
+func (d *dbFlags) dbPath() (string, error) {
+	if d.path != "" {
+		return d.path, nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no --db-path given and no user cache directory: %w", err)
+	}
+	return filepath.Join(dir, "drydock", "db", "drydock.db"), nil
+}
+
+// updateOptions turns the flags into updater options.
+func (d *dbFlags) updateOptions(a *app) (updater.Options, error) {
+	o := updater.Options{Mirror: d.mirror, Offline: d.offline, NVDAPIKey: d.nvdKey, Logger: a.log}
+	switch {
+	case len(d.feeds) > 0:
+		f, err := updater.SelectFeeds(d.feeds...)
+		if err != nil {
+			return o, err
+		}
+		o.Feeds = f
+	case d.mirror != "" && !strings.Contains(d.mirror, "://"):
+		// A local mirror holds some feeds: update those.
+		f, err := updater.MirrorFeeds(d.mirror)
+		if err != nil {
+			return o, fmt.Errorf("mirror %s: %w", d.mirror, err)
+		}
+		if len(f) == 0 {
+			return o, fmt.Errorf("mirror %s holds no feed (want <Ecosystem>/all.zip, kev/…, debian-tracker/…)", d.mirror)
+		}
+		o.Feeds = f
+	}
+	if a.progress() {
+		o.Progress = updater.NewTTYProgress(a.env.Stderr)
+	}
+	return o, nil
+}
+
+// progress reports whether progress bars may be drawn: on a terminal,
+// unless --quiet.
+func (a *app) progress() bool { return a.env.IsTerminal && !a.quiet }
+
+func (a *app) dbCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the local vulnerability database",
+		Long: `drydock keeps its vulnerability database in one local file, built from the
+primary public sources (OSV, the Debian security tracker, CISA KEV, …) and
+updated incrementally. Scans update a missing or stale database themselves
+unless --offline or --skip-db-update.`,
+	}
+	cmd.AddCommand(a.dbUpdateCommand(), a.dbImportCommand(), a.dbStatusCommand())
+	return cmd
+}
+
+func (a *app) dbUpdateCommand() *cobra.Command {
+	var d dbFlags
+	var full bool
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Fetch the feeds and update the database",
+		Example: `  drydock db update
+  drydock db update --feed osv/Go --feed osv/PyPI
+  drydock db update --db-mirror https://mirror.example.com/osv
+  drydock db update --offline --db-mirror ./osv-mirror`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			path, err := d.dbPath()
+			if err != nil {
+				return err
+			}
+			o, err := d.updateOptions(a)
+			if err != nil {
+				return err
+			}
+			o.Full = full
+			return a.runUpdate(cmd.Context(), path, o, false)
+		},
+	}
+	d.register(cmd.Flags(), false)
+	cmd.Flags().BoolVar(&full, "full", false, "rebuild every feed from its full source")
+	return cmd
+}
+
+func (a *app) dbImportCommand() *cobra.Command {
+	var d dbFlags
+	cmd := &cobra.Command{
+		Use:   "import PATH...",
+		Short: "Load local data (air-gapped): an OSV mirror folder, all.zip files or folders of OSV JSON",
+		Long: `Load vulnerability data from local files, without any network request:
+  - a folder in the OSV bucket layout (<Ecosystem>/all.zip), optionally with
+    kev/known_exploited_vulnerabilities.json, debian-tracker/data.json,
+    alpine-secdb/<branch>/<repository>.json and nvd/*.json beside it;
+  - an OSV all.zip file;
+  - a folder of OSV JSON records (searched recursively).`,
+		Example: `  drydock db import ./osv-mirror
+  drydock db import ./Go/all.zip ./advisories/`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := d.dbPath()
+			if err != nil {
+				return err
+			}
+			o, err := d.updateOptions(a)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				return fmt.Errorf("database directory: %w", err)
+			}
+			for _, src := range args {
+				res, err := updater.Import(cmd.Context(), path, src, o)
+				a.printResult(res)
+				if err != nil {
+					return fmt.Errorf("import %s: %w", src, err)
+				}
+				if err := res.Err(); err != nil {
+					return fmt.Errorf("import %s: %w", src, err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&d.path, "db-path", "", "vulnerability database file (default <user cache dir>/drydock/db/drydock.db)")
+	return cmd
+}
+
+func (a *app) dbStatusCommand() *cobra.Command {
+	var d dbFlags
+	var asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the database's location, age and feeds",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if all {
+				return printFeeds(cmd.OutOrStdout())
+			}
+			path, err := d.dbPath()
+			if err != nil {
+				return err
+			}
+			m, err := store.ReadMeta(cmd.Context(), path, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeStatusJSON(cmd.OutOrStdout(), m, time.Now())
+			}
+			return writeStatus(cmd.OutOrStdout(), m, time.Now())
+		},
+	}
+	cmd.Flags().StringVar(&d.path, "db-path", "", "vulnerability database file (default <user cache dir>/drydock/db/drydock.db)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "list every feed drydock knows (name, default, origin)")
+	return cmd
+}
+
+// runUpdate updates the database at path. A feed that fails is reported;
+// the command fails when any feed failed (the others are still updated).
+// With lenient set (before a scan), a failure is a warning when a usable
+// database remains.
+func (a *app) runUpdate(ctx context.Context, path string, o updater.Options, lenient bool) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("database directory: %w", err)
+	}
+	start := time.Now()
+	res, err := updater.Update(ctx, path, o)
+	if p, ok := o.Progress.(*updater.TTYProgress); ok {
+		p.Finish()
+	}
+	if !lenient {
+		a.printResult(res)
+	}
+	if err != nil {
+		return err
+	}
+	if ferr := res.Err(); ferr != nil {
+		if lenient {
+			a.log.Warn("some vulnerability feeds could not be updated; using what the database holds", "failed", strings.Join(res.Failed(), ","), "error", ferr)
+			return nil
+		}
+		return fmt.Errorf("updating %s: %w", path, ferr)
+	}
+	a.log.Info("vulnerability database updated", "path", path, "feeds", len(res.Feeds), "duration", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// printResult sums an update up (the updater logs each feed itself).
+func (a *app) printResult(res updater.Result) {
+	records, failed := 0, 0
+	for _, f := range res.Feeds {
+		records += f.Records
+		if f.Err != nil {
+			failed++
+		}
+	}
+	a.log.Info("vulnerability database", "path", res.Path, "feeds", len(res.Feeds), "failed", failed, "records", records)
+}
+
+func printFeeds(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tDEFAULT\tORIGIN")
+	for _, f := range updater.AllFeeds() {
+		def := "no"
+		if f.Default {
+			def = "yes"
+		}
+		loc := f.URL
+		if f.Kind == updater.KindOSV {
+			loc = f.URL + "/" + f.Ecosystem + "/"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Name, def, loc)
+	}
+	return tw.Flush()
+}
+
+func writeStatus(w io.Writer, m store.Meta, now time.Time) error {
+	fmt.Fprintf(w, "Database: %s\n", m.Path)
+	fmt.Fprintf(w, "Schema:   %d\n", m.Schema)
+	fmt.Fprintf(w, "Built:    %s\n", fmtTime(m.Built))
+	fmt.Fprintf(w, "Updated:  %s\n", fmtTime(m.Updated))
+	fmt.Fprintf(w, "Age:      %s\n", fmtAge(updater.AgeAt(m, now)))
+	if fi, err := os.Stat(m.Path); err == nil {
+		fmt.Fprintf(w, "Size:     %.1f MiB\n", float64(fi.Size())/(1<<20))
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tRECORDS\tWITHDRAWN\tENRICHMENTS\tUPDATED\tCHECKED\tSOURCE")
+	for _, f := range m.Feeds {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\n", f.Name, f.Records, f.Withdrawn, f.Enrichments, fmtTime(f.Updated), fmtTime(f.Checked), f.URL)
+	}
+	return tw.Flush()
+}
+
+func writeStatusJSON(w io.Writer, m store.Meta, now time.Time) error {
+	type feed struct {
+		Name        string `json:"name"`
+		Source      string `json:"source,omitempty"`
+		Records     int    `json:"records"`
+		Withdrawn   int    `json:"withdrawn"`
+		Enrichments int    `json:"enrichments,omitempty"`
+		Updated     string `json:"updated,omitempty"`
+		Checked     string `json:"checked,omitempty"`
+	}
+	doc := struct {
+		Path     string `json:"path"`
+		Schema   int    `json:"schema"`
+		Built    string `json:"built,omitempty"`
+		Updated  string `json:"updated,omitempty"`
+		AgeHours int64  `json:"age_hours"`
+		Feeds    []feed `json:"feeds"`
+	}{Path: m.Path, Schema: m.Schema, Built: rfc3339(m.Built), Updated: rfc3339(m.Updated), AgeHours: ageHours(updater.AgeAt(m, now))}
+	for _, f := range m.Feeds {
+		doc.Feeds = append(doc.Feeds, feed{f.Name, f.URL, f.Records, f.Withdrawn, f.Enrichments, rfc3339(f.Updated), rfc3339(f.Checked)})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func fmtAge(d time.Duration) string {
+	if d == time.Duration(math.MaxInt64) {
+		return "no feed"
+	}
+	if d < time.Hour {
+		return d.Round(time.Minute).String()
+	}
+	return fmt.Sprintf("%dh (%.1f days)", int64(d.Hours()), d.Hours()/24)
+}
+
+func ageHours(d time.Duration) int64 {
+	if d == time.Duration(math.MaxInt64) {
+		return -1
+	}
+	return int64(d.Hours())
+}
+
+// ensureDB makes the database at path usable for a scan: a missing one is
+// built and a stale one updated, unless offline or skipUpdate forbid it, in
+// which case a missing database is an error and a stale one a warning.
+func (a *app) ensureDB(ctx context.Context, d *dbFlags, path string) error {
+	m, err := store.ReadMeta(ctx, path, 30*time.Second)
+	missing := errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchema)
+	if err != nil && !missing {
+		return err
+	}
+	age := time.Duration(math.MaxInt64)
+	if !missing {
+		age = updater.AgeAt(m, time.Now())
+	}
+	stale := missing || age > d.maxAge
+	if !stale {
+		return nil
+	}
+	mayUpdate := !d.skipUpdate && (!d.offline || isLocalDir(d.mirror))
+	if !mayUpdate {
+		if missing {
+			how := "run `drydock db update` (or `drydock db import` for air-gapped use)"
+			return fmt.Errorf("%w at %s: %s", store.ErrNoDatabase, path, how)
+		}
+		a.log.Warn("vulnerability database is older than --db-max-age", "path", path, "age", fmtAge(age), "max_age", d.maxAge)
+		return nil
+	}
+	o, err := d.updateOptions(a)
+	if err != nil {
+		return err
+	}
+	if !missing && len(d.feeds) == 0 && o.Feeds == nil {
+		// Refresh the feeds the database holds rather than adding others.
+		o.Feeds = heldFeeds(m)
+	}
+	if missing {
+		a.log.Info("building the vulnerability database", "path", path)
+	} else {
+		a.log.Info("updating the vulnerability database", "path", path, "age", fmtAge(age))
+	}
+	if err := a.runUpdate(ctx, path, o, !missing); err != nil {
+		if missing {
+			return err
+		}
+		a.log.Warn("vulnerability database update failed; scanning with the old one", "path", path, "age", fmtAge(age), "error", err)
+	}
+	return nil
+}
+
+// heldFeeds returns the updatable feeds a database holds (nil: defaults).
+func heldFeeds(m store.Meta) []updater.Feed {
+	var names []string
+	for _, f := range m.Feeds {
+		if _, err := updater.SelectFeeds(f.Name); err == nil {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	slices.Sort(names)
+	feeds, _ := updater.SelectFeeds(names...)
+	return feeds
+}
+
+func isLocalDir(s string) bool {
+	if s == "" || strings.Contains(s, "://") {
+		return false
+	}
+	st, err := os.Stat(s)
+	return err == nil && st.IsDir()
+}
