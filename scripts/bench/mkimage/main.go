@@ -1,0 +1,146 @@
+// Command mkimage turns a root file-system tar (as mmdebstrap writes it)
+// into an OCI image layout with the file system split over several gzip
+// layers, for the benchmark script.
+//
+//	mkimage -layers 4 rootfs.tar out-layout
+package main
+
+import (
+	"archive/tar"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+func main() {
+	layers := flag.Int("layers", 4, "number of layers to split the file system into")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: mkimage [-layers N] ROOTFS.tar OUT-LAYOUT")
+		os.Exit(2)
+	}
+	if err := run(flag.Arg(0), flag.Arg(1), *layers); err != nil {
+		fmt.Fprintln(os.Stderr, "mkimage:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rootfs, out string, n int) error {
+	st, err := os.Stat(rootfs)
+	if err != nil {
+		return err
+	}
+	chunk := st.Size()/int64(max(n, 1)) + 1
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(out), ".mkimage-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	paths, err := split(rootfs, tmp, chunk)
+	if err != nil {
+		return err
+	}
+	img := empty.Image
+	for _, p := range paths {
+		l, err := tarball.LayerFromFile(p)
+		if err != nil {
+			return fmt.Errorf("layer %s: %w", p, err)
+		}
+		img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "mkimage " + filepath.Base(p)}})
+		if err != nil {
+			return err
+		}
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture = "linux", "amd64"
+	cfg.Config.Cmd = []string{"/bin/bash"}
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(out); err != nil {
+		return err
+	}
+	p, err := layout.Write(out, empty.Index)
+	if err != nil {
+		return err
+	}
+	return p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "latest"}))
+}
+
+// split copies the tar's entries, in order, into layer tars of about
+// chunk bytes each.
+func split(rootfs, dir string, chunk int64) ([]string, error) {
+	f, err := os.Open(rootfs)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	var (
+		paths []string
+		out   *os.File
+		tw    *tar.Writer
+		size  int64
+	)
+	closeLayer := func() error {
+		if tw == nil {
+			return nil
+		}
+		if err := tw.Close(); err != nil {
+			return err
+		}
+		tw = nil
+		return out.Close()
+	}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", rootfs, err)
+		}
+		if tw == nil || size >= chunk {
+			if err := closeLayer(); err != nil {
+				return nil, err
+			}
+			p := filepath.Join(dir, fmt.Sprintf("layer%d.tar", len(paths)))
+			if out, err = os.Create(p); err != nil {
+				return nil, err
+			}
+			tw = tar.NewWriter(out)
+			paths = append(paths, p)
+			size = 0
+		}
+		// Hard links must point into the same layer or an earlier one;
+		// entries stay in order, so they do.
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		n, err := io.Copy(tw, tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
+		}
+		size += n + 512
+	}
+	if err := closeLayer(); err != nil {
+		return nil, err
+	}
+	return paths, nil
+}
