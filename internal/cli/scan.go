@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
+	"github.com/drydockscan/drydock/internal/vulndb"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
@@ -282,8 +284,42 @@ func (a *app) matchInto(ctx context.Context, rep *report.Report, inv *inventory.
 		return fmt.Errorf("matching against %s: %w", dbPath, err)
 	}
 	a.log.Debug("matched", "findings", len(fs), "duration", time.Since(t))
+	a.warnUncovered(inv, m)
 	rep.Vulnerabilities = fs
 	return nil
+}
+
+// warnUncovered says which packages the database holds no data for: a
+// package without findings there is unchecked, not clean.
+func (a *app) warnUncovered(inv *inventory.Inventory, m store.Meta) {
+	have := map[string]bool{}
+	for _, f := range m.Feeds {
+		for _, e := range f.Ecosystems {
+			have[e] = true
+		}
+	}
+	osEco, _ := match.OSEcosystem(inv.OS)
+	missing := map[string]int{}
+	for _, p := range inv.Packages {
+		eco := match.LanguageEcosystem(p.Type)
+		if eco == "" && inventory.IsOS(p.Type) {
+			eco = osEco
+		}
+		if eco == "" {
+			continue
+		}
+		if !have[vulndb.NormalizeEcosystem(eco)] {
+			missing[eco]++
+		}
+	}
+	ecos := make([]string, 0, len(missing))
+	for e := range missing {
+		ecos = append(ecos, e)
+	}
+	slices.Sort(ecos)
+	for _, e := range ecos {
+		a.log.Warn("no vulnerability data for these packages: they were not checked", "ecosystem", e, "packages", missing[e])
+	}
 }
 
 func databaseFacts(m store.Meta, at time.Time) *report.Database {
@@ -292,7 +328,7 @@ func databaseFacts(m store.Meta, at time.Time) *report.Database {
 		d.AgeHours = int(ageHours(age))
 	}
 	for _, f := range m.Feeds {
-		d.Feeds = append(d.Feeds, report.DatabaseFeed{Name: f.Name, Updated: rfc3339(f.Updated), Records: f.Records})
+		d.Feeds = append(d.Feeds, report.DatabaseFeed{Name: f.Name, Updated: rfc3339(f.Updated), Records: f.Records + f.Enrichments})
 	}
 	return d
 }

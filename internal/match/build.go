@@ -117,6 +117,15 @@ func (m *matcher) finding(t *target, p *inventory.Package, g *group) (finding.Fi
 	recIDs = slices.Compact(recIDs)
 	slices.SortFunc(f.FixedVersions, cmpFixed(t))
 	f.FixedVersions = slices.CompactFunc(f.FixedVersions, func(a, b string) bool { return cmpFixed(t)(a, b) == 0 })
+	if f.Package.Ecosystem == "Go" && strings.HasPrefix(f.Package.Version, "v") {
+		// OSV writes Go versions without the "v" the module system and the
+		// installed version use; show the fix in the same form.
+		for i, v := range f.FixedVersions {
+			if !strings.HasPrefix(v, "v") {
+				f.FixedVersions[i] = "v" + v
+			}
+		}
+	}
 	switch {
 	case len(f.FixedVersions) > 0:
 		f.Status = finding.StatusFixed

@@ -227,7 +227,10 @@ func idSource(id string) (name, link string) {
 		return "PyPA Advisory Database", "https://osv.dev/vulnerability/" + esc
 	case strings.HasPrefix(id, "RUSTSEC-"):
 		return "RustSec Advisory Database", "https://rustsec.org/advisories/" + esc + ".html"
-	case strings.HasPrefix(id, "DSA-"), strings.HasPrefix(id, "DLA-"), strings.HasPrefix(id, "DEBIAN-"), strings.HasPrefix(id, "TEMP-"):
+	case strings.HasPrefix(id, "DEBIAN-CVE-"):
+		// OSV's Debian ids wrap a CVE id; the tracker knows the CVE.
+		return "Debian Security Tracker", "https://security-tracker.debian.org/tracker/" + url.PathEscape(strings.TrimPrefix(id, "DEBIAN-"))
+	case strings.HasPrefix(id, "DSA-"), strings.HasPrefix(id, "DLA-"), strings.HasPrefix(id, "TEMP-"):
 		return "Debian Security Tracker", "https://security-tracker.debian.org/tracker/" + esc
 	}
 	return "OSV", "https://osv.dev/vulnerability/" + esc

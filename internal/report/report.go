@@ -48,7 +48,8 @@ type Database struct {
 	Feeds    []DatabaseFeed `json:"feeds,omitempty"`
 }
 
-// DatabaseFeed is one feed's state in the database.
+// DatabaseFeed is one feed's state in the database. Records counts its
+// vulnerability records, or for enrichment feeds (KEV, NVD) its entries.
 type DatabaseFeed struct {
 	Name    string `json:"name"`
 	Updated string `json:"updated,omitempty"`

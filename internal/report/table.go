@@ -122,7 +122,13 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 		head += " (" + osString(r) + ")"
 	}
 	line("", head)
-	line("", fmt.Sprintf("%d packages, %d vulnerabilities", len(r.Packages), len(fs)))
+	nsup := 0
+	for i := range fs {
+		if fs[i].Suppression != nil {
+			nsup++
+		}
+	}
+	line("", fmt.Sprintf("%d packages, %d findings (%d suppressed)", len(r.Packages), len(fs), nsup))
 	if d := r.Database; d != nil {
 		txt := fmt.Sprintf("Database: schema %d", d.SchemaVersion)
 		if d.Updated != "" {
@@ -165,13 +171,22 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 		if g.Name == "os-packages" && r.OS != nil {
 			kind = osString(r)
 		}
-		n := len(g.Findings)
-		noun := "vulnerabilities"
+		n, sup := len(g.Findings), 0
+		for i := range g.Findings {
+			if g.Findings[i].Suppression != nil {
+				sup++
+			}
+		}
+		noun := "findings"
 		if n == 1 {
-			noun = "vulnerability"
+			noun = "finding"
+		}
+		head := fmt.Sprintf("%s (%s): %d %s", g.Name, kind, n, noun)
+		if sup > 0 {
+			head += fmt.Sprintf(" (%d suppressed)", sup)
 		}
 		fmt.Fprintln(w)
-		line(sgrBold, fmt.Sprintf("%s (%s): %d %s", g.Name, kind, n, noun))
+		line(sgrBold, head)
 		writeFindingRows(w, g.Findings, width, p)
 	}
 

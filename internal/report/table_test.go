@@ -91,14 +91,15 @@ func TestTableSummary(t *testing.T) {
 	// (one ignored, one VEX); of the 11 others 2 critical, 3 high, 3
 	// medium, 1 low, 1 negligible, 1 unknown; 5 at HIGH or above.
 	for _, want := range []string{
-		"310 packages, 13 vulnerabilities\n",
+		"310 packages, 13 findings (2 suppressed)\n",
 		"Total: 11 vulnerabilities, 2 suppressed\n",
 		"CRITICAL: 2  HIGH: 3  MEDIUM: 3  LOW: 1  NEGLIGIBLE: 1  UNKNOWN: 1\n",
 		"Gate: fail on HIGH or above: FAILED (5 failing)\n",
 		"Database: schema 1, updated 2026-11-21T03:00:00Z (27 hours old)\n",
-		"os-packages (Debian GNU/Linux 12 (bookworm)): 6 vulnerabilities\n",
-		"/app/bin/orders-api (golang): 3 vulnerabilities\n",
-		"/app/node/package-lock.json (npm): 1 vulnerability\n",
+		"os-packages (Debian GNU/Linux 12 (bookworm)): 6 findings\n",
+		"/app/bin/orders-api (golang): 3 findings (1 suppressed)\n",
+		"/app/lib/log4j-1.2.17.jar (maven): 2 findings (1 suppressed)\n",
+		"/app/node/package-lock.json (npm): 1 finding\n",
 		"HIGH (nvd) KEV",
 		"(ignored until",
 		"(VEX not_affected)",
@@ -111,7 +112,7 @@ func TestTableSummary(t *testing.T) {
 	// Targets in order: OS packages first, then the language targets by path.
 	var order []string
 	for _, l := range strings.Split(out, "\n") {
-		if i := strings.Index(l, " ("); i > 0 && strings.Contains(l, "vulnerabilit") && !strings.Contains(l, "packages,") {
+		if i := strings.Index(l, " ("); i > 0 && strings.Contains(l, "finding") && !strings.Contains(l, "packages,") {
 			order = append(order, l[:i])
 		}
 	}
