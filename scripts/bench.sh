@@ -33,7 +33,8 @@ go build -o "$work/mkimage" ./scripts/bench/mkimage
 
 db="$work/drydock.db"
 echo "importing $vulndata into a fresh database" >&2
-import_s=$( { /usr/bin/time -f '%e' "$work/drydock" db import -q --db-path "$db" "$vulndata/osv-mirror" "$vulndata" >/dev/null; } 2>&1 | tail -1)
+/usr/bin/time -o "$work/time" -f '%e' "$work/drydock" db import -q --db-path "$db" "$vulndata/osv-mirror" "$vulndata" >/dev/null
+import_s=$(tail -1 "$work/time")
 
 images=("debian12-app=$corpus/debian12-app/oci")
 if ! $quick; then
@@ -84,7 +85,8 @@ decompress() {
 measure() {
   local walls=() peaks=() i out
   for ((i = 0; i < runs; i++)); do
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+    out=$(tail -1 "$work/time")
     walls+=("${out% *}"); peaks+=("${out#* }")
   done
   echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median)"
