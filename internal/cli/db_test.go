@@ -89,3 +89,49 @@ func TestDBCommands(t *testing.T) {
 		t.Errorf("bad import: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestUncheckedEcosystems: packages of ecosystems the database has no data
+// for are reported as not checked, counted from the inventory.
+func TestUncheckedEcosystems(t *testing.T) {
+	code, out, errOut := run(t, nil, "image", corpusImage(t, "debian12-app"), "-o", "json")
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r struct {
+		Packages []struct{ Type string } `json:"packages"`
+		Database struct {
+			Unchecked []struct {
+				Ecosystem string
+				Packages  int
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	npm := 0
+	for _, p := range r.Packages {
+		if p.Type == "npm" {
+			npm++
+		}
+	}
+	if npm == 0 {
+		t.Fatal("debian12-app has no npm package")
+	}
+	got := map[string]int{}
+	for _, u := range r.Database.Unchecked {
+		got[u.Ecosystem] = u.Packages
+	}
+	// The shared data has no npm feed; it has Go, PyPI and Debian 12.
+	if got["npm"] != npm {
+		t.Errorf("unchecked npm packages %d, want %d (all of them)", got["npm"], npm)
+	}
+	for _, covered := range []string{"Go", "PyPI", "Debian:12"} {
+		if _, ok := got[covered]; ok {
+			t.Errorf("%s reported unchecked, but the database has it", covered)
+		}
+	}
+	if !strings.Contains(errOut, "not checked") || !strings.Contains(errOut, "ecosystem=npm") {
+		t.Errorf("no warning about unchecked npm packages: %s", errOut)
+	}
+}

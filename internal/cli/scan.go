@@ -26,7 +26,6 @@ import (
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
-	"github.com/drydockscan/drydock/internal/vulndb"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
@@ -284,34 +283,22 @@ func (a *app) matchInto(ctx context.Context, rep *report.Report, inv *inventory.
 		return fmt.Errorf("matching against %s: %w", dbPath, err)
 	}
 	a.log.Debug("matched", "findings", len(fs), "duration", time.Since(t))
-	a.warnUncovered(inv, m)
+	a.uncovered(rep, inv, m)
 	rep.Vulnerabilities = fs
 	return nil
 }
 
-// warnUncovered says which packages the database holds no data for: a
-// package without findings there is unchecked, not clean.
-func (a *app) warnUncovered(inv *inventory.Inventory, m store.Meta) {
+// uncovered fills the report with the packages the database holds no
+// data for, and says so: a package without findings there is unchecked,
+// not clean.
+func (a *app) uncovered(rep *report.Report, inv *inventory.Inventory, m store.Meta) {
 	have := map[string]bool{}
 	for _, f := range m.Feeds {
 		for _, e := range f.Ecosystems {
 			have[e] = true
 		}
 	}
-	osEco, _ := match.OSEcosystem(inv.OS)
-	missing := map[string]int{}
-	for _, p := range inv.Packages {
-		eco := match.LanguageEcosystem(p.Type)
-		if eco == "" && inventory.IsOS(p.Type) {
-			eco = osEco
-		}
-		if eco == "" {
-			continue
-		}
-		if !have[vulndb.NormalizeEcosystem(eco)] {
-			missing[eco]++
-		}
-	}
+	missing := match.Uncovered(inv, func(eco string) bool { return have[eco] })
 	ecos := make([]string, 0, len(missing))
 	for e := range missing {
 		ecos = append(ecos, e)
@@ -319,6 +306,7 @@ func (a *app) warnUncovered(inv *inventory.Inventory, m store.Meta) {
 	slices.Sort(ecos)
 	for _, e := range ecos {
 		a.log.Warn("no vulnerability data for these packages: they were not checked", "ecosystem", e, "packages", missing[e])
+		rep.Database.Unchecked = append(rep.Database.Unchecked, report.Unchecked{Ecosystem: e, Packages: missing[e]})
 	}
 }
 

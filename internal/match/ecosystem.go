@@ -218,3 +218,30 @@ func isNPMLock(p string) bool {
 	}
 	return false
 }
+
+// Uncovered counts, per database ecosystem, the packages of inv the
+// matcher would look up in an ecosystem for which has reports no data:
+// those packages were not checked, which is not the same as clean. Language
+// packages an OS package owns are counted under the distribution, as they
+// are matched there.
+func Uncovered(inv *inventory.Inventory, has func(ecosystem string) bool) map[string]int {
+	out := map[string]int{}
+	if inv == nil {
+		return out
+	}
+	osEco, _ := OSEcosystem(inv.OS)
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		var eco string
+		switch {
+		case inventory.IsOS(p.Type), p.OwnedBy != "" && osEco != "":
+			eco = osEco
+		default:
+			eco = LanguageEcosystem(p.Type)
+		}
+		if eco != "" && !has(vulndb.NormalizeEcosystem(eco)) {
+			out[eco]++
+		}
+	}
+	return out
+}

@@ -73,3 +73,39 @@ func TestNPMLockAndInstalled(t *testing.T) {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }
+
+func TestUncovered(t *testing.T) {
+	owned := langPkg(inventory.TypePyPI, "requests", "2.28.1", "/usr/lib/python3/dist-packages/requests-2.28.1.egg-info")
+	owned.OwnedBy = "deb:python3-requests"
+	pkgs := []inventory.Package{
+		debPkg("libssl3", sslVersion, "openssl", sslVersion),
+		owned,
+		langPkg(inventory.TypePyPI, "PyYAML", "5.3", "/app/venv/PyYAML-5.3.dist-info"),
+		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/package-lock.json"),
+		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/node_modules/lodash/package.json"),
+		langPkg("conan", "zlib", "1.3", "/app/conan.lock"),
+	}
+	tests := []struct {
+		name string
+		os   *inventory.OS
+		have []string
+		want map[string]int
+	}{
+		{"everything covered", bookworm, []string{"Debian:12", "PyPI", "npm"}, map[string]int{}},
+		{"no npm data", bookworm, []string{"Debian:12", "PyPI"}, map[string]int{"npm": 2}},
+		{"no distribution data: OS-owned packages count there", bookworm, []string{"PyPI", "npm"}, map[string]int{"Debian:12": 2}},
+		{"nothing", bookworm, nil, map[string]int{"Debian:12": 2, "PyPI": 1, "npm": 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			have := map[string]bool{}
+			for _, e := range tc.have {
+				have[vulndb.NormalizeEcosystem(e)] = true
+			}
+			got := Uncovered(&inventory.Inventory{OS: tc.os, Packages: pkgs}, func(e string) bool { return have[e] })
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

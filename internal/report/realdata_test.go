@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -235,6 +236,17 @@ func TestGoldenRealData(t *testing.T) {
 	r := *base
 	r.Vulnerabilities = shown
 	r.Database = realDatabase(meta)
+	// Ecosystems without data, as the scan reports them.
+	have := map[string]bool{}
+	for _, f := range meta.Feeds {
+		for _, e := range f.Ecosystems {
+			have[e] = true
+		}
+	}
+	unchecked := match.Uncovered(inv, func(e string) bool { return have[e] })
+	for _, e := range slices.Sorted(maps.Keys(unchecked)) {
+		r.Database.Unchecked = append(r.Database.Unchecked, report.Unchecked{Ecosystem: e, Packages: unchecked[e]})
+	}
 	r.Scan = &report.Scan{Started: realStarted}
 	r.Gate = &report.Gate{FailOn: finding.Unknown}
 	for i := range shown {

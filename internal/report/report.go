@@ -46,6 +46,15 @@ type Database struct {
 	// AgeHours is how old Updated was when the scan started.
 	AgeHours int            `json:"age_hours"`
 	Feeds    []DatabaseFeed `json:"feeds,omitempty"`
+	// Unchecked lists the ecosystems of the image's packages the database
+	// holds no data for: those packages were not checked (not "clean").
+	Unchecked []Unchecked `json:"unchecked,omitempty"`
+}
+
+// Unchecked counts an ecosystem's packages that could not be checked.
+type Unchecked struct {
+	Ecosystem string `json:"ecosystem"`
+	Packages  int    `json:"packages"`
 }
 
 // DatabaseFeed is one feed's state in the database. Records counts its

@@ -135,6 +135,13 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 			txt += ", updated " + d.Updated
 		}
 		line("", txt+" ("+hoursOld(d.AgeHours)+" old)")
+		if len(d.Unchecked) > 0 {
+			var parts []string
+			for _, u := range d.Unchecked {
+				parts = append(parts, fmt.Sprintf("%s (%d packages)", u.Ecosystem, u.Packages))
+			}
+			line(sgrBold, "Not checked, no vulnerability data: "+strings.Join(parts, ", "))
+		}
 	}
 	if s := r.Scan; s != nil {
 		line("", fmt.Sprintf("Scan: started %s, took %s", s.Started, time.Duration(s.DurationMS)*time.Millisecond))
