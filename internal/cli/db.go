@@ -379,7 +379,7 @@ func (a *app) ensureDB(ctx context.Context, d *dbFlags, path string) error {
 	}
 	if err := a.runUpdate(ctx, path, o, !missing); err != nil {
 		if missing {
-			return err
+			return fmt.Errorf("%w\nno vulnerability database could be built at %s: for air-gapped use load one with `drydock db import PATH` (or --offline --db-mirror DIR), or scan the inventory only with --scanners none", err, path)
 		}
 		a.log.Warn("vulnerability database update failed; scanning with the old one", "path", path, "age", fmtAge(age), "error", err)
 	}

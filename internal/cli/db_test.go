@@ -77,6 +77,12 @@ func TestDBCommands(t *testing.T) {
 	if code != cli.ExitOK || requests.Load() == 0 || !strings.Contains(errOut, "could not be updated") {
 		t.Errorf("failing mirror: exit %d, %d requests, stderr %q", code, requests.Load(), errOut)
 	}
+	// A database that cannot be built is an error that says how to get one.
+	fresh := filepath.Join(t.TempDir(), "fresh.db")
+	code, _, errOut = run(t, map[string]string{"DRYDOCK_DB_PATH": fresh, "DRYDOCK_OFFLINE": ""}, "image", corpusImage(t, "edge-layers"), "--db-mirror", srv.URL)
+	if code != cli.ExitError || !strings.Contains(errOut, "drydock db import") || !strings.Contains(errOut, srv.URL) {
+		t.Errorf("unbuildable DB: exit %d, stderr %q", code, errOut)
+	}
 	// --skip-db-update uses what is there.
 	before := requests.Load()
 	code, _, errOut = run(t, map[string]string{"DRYDOCK_DB_PATH": db, "DRYDOCK_OFFLINE": ""}, "image", corpusImage(t, "edge-layers"), "--db-max-age", "1ns", "--db-mirror", srv.URL, "--skip-db-update")
