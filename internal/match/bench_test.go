@@ -3,6 +3,7 @@ package match
 import (
 	"context"
 	"fmt"
+	"github.com/drydockscan/drydock/internal/testutil/vulndbtest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,12 +18,12 @@ import (
 // five OSV ecosystems, the Debian tracker export, KEV) into a new database
 // and reports the file's size.
 func BenchmarkImport(b *testing.B) {
-	vulndata := vulndataDir(b)
+	vulndata := vulndbtest.Dir(b)
 	var path string
 	for b.Loop() {
 		dir := b.TempDir()
 		path = filepath.Join(dir, "vuln.db")
-		if err := importVulndata(context.Background(), path, vulndata, dir); err != nil {
+		if err := vulndbtest.Import(context.Background(), path, vulndata, dir); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -184,8 +184,9 @@ func fixtureFeeds() map[string][]vulndb.Record {
 	}
 }
 
-// fixtureDB builds the hand-made database in a temporary directory.
-func fixtureDB(t testing.TB) *store.DB {
+// buildDB writes feeds of records (with their OSV scopes) into a new
+// database in a temporary directory.
+func buildDB(t testing.TB, feeds map[string][]vulndb.Record, scopes map[string]string) *store.DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "vuln.db"), store.Options{})
@@ -193,8 +194,7 @@ func fixtureDB(t testing.TB) *store.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	scopes := map[string]string{"osv/Debian:12": "Debian:12", "osv/Go": "Go", "osv/PyPI": "PyPI", "osv/Ubuntu": "Ubuntu"}
-	for feed, recs := range fixtureFeeds() {
+	for feed, recs := range feeds {
 		err := db.UpdateFeed(ctx, feed, func(w *store.FeedWriter) error {
 			w.SetScope(scopes[feed])
 			for i := range recs {
@@ -208,7 +208,16 @@ func fixtureDB(t testing.TB) *store.DB {
 			t.Fatal(err)
 		}
 	}
-	err = db.UpdateFeed(ctx, "nvd", func(w *store.FeedWriter) error {
+	return db
+}
+
+// fixtureDB builds the hand-made database in a temporary directory.
+func fixtureDB(t testing.TB) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	scopes := map[string]string{"osv/Debian:12": "Debian:12", "osv/Go": "Go", "osv/PyPI": "PyPI", "osv/Ubuntu": "Ubuntu"}
+	db := buildDB(t, fixtureFeeds(), scopes)
+	err := db.UpdateFeed(ctx, "nvd", func(w *store.FeedWriter) error {
 		for cve, sevs := range map[string][]vulndb.Severity{
 			// The distribution's "high" beats both.
 			"CVE-2024-0001": {{Type: vulndb.CVSSv3, Score: vecCritical, Source: "nvd"}, {Type: vulndb.CVSSv3, Score: vecMedium, Source: "openssl-security@openssl.org"}},

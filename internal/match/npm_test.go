@@ -2,14 +2,12 @@ package match
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/vulndb"
-	"github.com/drydockscan/drydock/internal/vulndb/store"
 )
 
 // TestNPMLockAndInstalled: a package both listed in a project's lock file
@@ -18,29 +16,13 @@ import (
 // with another installed version, are matched themselves.
 func TestNPMLockAndInstalled(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "vuln.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	recs := []vulndb.Record{
 		{ID: "GHSA-aaaa-0001-0001", Aliases: []string{"CVE-2099-0001"}, Affected: []vulndb.Affected{{
 			Package: vulndb.Package{Ecosystem: "npm", Name: "lodash"}, Ranges: semver(intro("0"), fixed("4.17.21"))}}},
 		{ID: "GHSA-aaaa-0002-0002", Aliases: []string{"CVE-2099-0002"}, Affected: []vulndb.Affected{{
 			Package: vulndb.Package{Ecosystem: "npm", Name: "qs"}, Ranges: semver(intro("0"), fixed("6.10.3"))}}},
 	}
-	err = db.UpdateFeed(ctx, "osv/npm", func(w *store.FeedWriter) error {
-		w.SetScope("npm")
-		for i := range recs {
-			if err := w.Put(&recs[i]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := buildDB(t, map[string][]vulndb.Record{"osv/npm": recs}, map[string]string{"osv/npm": "npm"})
 	inv := &inventory.Inventory{Packages: []inventory.Package{
 		// lodash: in the lock and installed, same version: once.
 		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/package-lock.json"),

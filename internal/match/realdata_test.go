@@ -2,9 +2,6 @@ package match
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,8 +16,8 @@ import (
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
+	"github.com/drydockscan/drydock/internal/testutil/vulndbtest"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
-	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // The end-to-end tests and benchmarks share one database imported from
@@ -43,60 +40,10 @@ var realDB struct {
 	err      error
 }
 
-// vulndataDir returns ../shared/vulndata, skipping when the shared data is
-// absent.
-func vulndataDir(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(filepath.Dir(analyzetest.Corpus(t)), "vulndata")
-	if _, err := os.Stat(filepath.Join(dir, "osv-mirror")); err != nil {
-		t.Skipf("vulnerability data: %v", err)
-	}
-	return dir
-}
-
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// importVulndata builds a database at path from the shared data: the OSV
-// mirror (Go, PyPI, crates.io, Debian:12, Debian:13), then the Debian
-// tracker export and the KEV catalogue laid out at their mirror paths.
-func importVulndata(ctx context.Context, path, vulndata, tmp string) error {
-	res, err := updater.Import(ctx, path, filepath.Join(vulndata, "osv-mirror"), updater.Options{Logger: quiet()})
-	if err == nil {
-		err = res.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("import OSV mirror: %w", err)
-	}
-	extra := filepath.Join(tmp, "mirror")
-	for src, dst := range map[string]string{
-		"debian-tracker/changelog-derived-tracker.json": "debian-tracker/data.json",
-		"kev/known_exploited_vulnerabilities.json":      "kev/known_exploited_vulnerabilities.json",
-	} {
-		data, err := os.ReadFile(filepath.Join(vulndata, src))
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(extra, dst)), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(extra, dst), data, 0o644); err != nil {
-			return err
-		}
-	}
-	res, err = updater.Import(ctx, path, extra, updater.Options{Logger: quiet()})
-	if err == nil {
-		err = res.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("import tracker and KEV: %w", err)
-	}
-	return nil
-}
-
 // realDBPath returns the shared database, importing it on first use.
 func realDBPath(t testing.TB) string {
 	t.Helper()
-	vulndata := vulndataDir(t)
+	vulndata := vulndbtest.Dir(t)
 	realDB.once.Do(func() {
 		realDB.dir, realDB.err = os.MkdirTemp("", "drydock-match-")
 		if realDB.err != nil {
@@ -104,7 +51,7 @@ func realDBPath(t testing.TB) string {
 		}
 		realDB.path = filepath.Join(realDB.dir, "vuln.db")
 		start := time.Now()
-		realDB.err = importVulndata(context.Background(), realDB.path, vulndata, realDB.dir)
+		realDB.err = vulndbtest.Import(context.Background(), realDB.path, vulndata, realDB.dir)
 		realDB.duration = time.Since(start)
 	})
 	if realDB.err != nil {

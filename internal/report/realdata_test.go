@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -18,14 +16,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	packageurl "github.com/package-url/packageurl-go"
 
-	"github.com/drydockscan/drydock/internal/analyze/analyzetest"
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/match"
 	"github.com/drydockscan/drydock/internal/policy"
 	"github.com/drydockscan/drydock/internal/report"
+	"github.com/drydockscan/drydock/internal/testutil/vulndbtest"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
-	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // TestMain removes the vulnerability database the real-data test imports.
@@ -46,65 +43,18 @@ var realDB struct {
 	err  error
 }
 
-// vulndataDir returns ../shared/vulndata, skipping when it is absent.
-func vulndataDir(t *testing.T) string {
-	t.Helper()
-	dir := filepath.Join(filepath.Dir(analyzetest.Corpus(t)), "vulndata")
-	if _, err := os.Stat(filepath.Join(dir, "osv-mirror")); err != nil {
-		t.Skipf("vulnerability data: %v", err)
-	}
-	return dir
-}
-
-// importVulndata builds a database at path from the OSV mirror, then from
-// the Debian tracker export and the KEV catalogue laid out at their mirror
-// paths under tmp.
-func importVulndata(ctx context.Context, path, vulndata, tmp string) error {
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	run := func(what, dir string) error {
-		res, err := updater.Import(ctx, path, dir, updater.Options{Logger: quiet})
-		if err == nil {
-			err = res.Err()
-		}
-		if err != nil {
-			return fmt.Errorf("import %s: %w", what, err)
-		}
-		return nil
-	}
-	if err := run("OSV mirror", filepath.Join(vulndata, "osv-mirror")); err != nil {
-		return err
-	}
-	extra := filepath.Join(tmp, "mirror")
-	for src, dst := range map[string]string{
-		"debian-tracker/changelog-derived-tracker.json": "debian-tracker/data.json",
-		"kev/known_exploited_vulnerabilities.json":      "kev/known_exploited_vulnerabilities.json",
-	} {
-		data, err := os.ReadFile(filepath.Join(vulndata, src))
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(extra, dst)), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(extra, dst), data, 0o644); err != nil {
-			return err
-		}
-	}
-	return run("tracker and KEV", extra)
-}
-
 // openRealDB opens the imported database read-only, importing it on first
 // use.
 func openRealDB(t *testing.T) *store.DB {
 	t.Helper()
-	vulndata := vulndataDir(t)
+	vulndata := vulndbtest.Dir(t)
 	realDB.once.Do(func() {
 		realDB.dir, realDB.err = os.MkdirTemp("", "drydock-report-")
 		if realDB.err != nil {
 			return
 		}
 		realDB.path = filepath.Join(realDB.dir, "vuln.db")
-		realDB.err = importVulndata(context.Background(), realDB.path, vulndata, realDB.dir)
+		realDB.err = vulndbtest.Import(context.Background(), realDB.path, vulndata, realDB.dir)
 	})
 	if realDB.err != nil {
 		t.Fatal(realDB.err)
