@@ -53,7 +53,7 @@ func NormalizeEcosystem(ecosystem string) string {
 	case "Ubuntu":
 		var parts []string
 		for p := range strings.SplitSeq(suffix, ":") {
-			if p != "Pro" && p != "LTS" && p != "" {
+			if p = strings.TrimSpace(p); p != "Pro" && p != "LTS" && p != "" {
 				parts = append(parts, p)
 			}
 		}
@@ -63,7 +63,7 @@ func NormalizeEcosystem(ecosystem string) string {
 	case "Wolfi", "Chainguard", "MinimOS":
 		suffix = ""
 	}
-	if suffix == "" {
+	if suffix = strings.TrimSpace(suffix); suffix == "" {
 		return base
 	}
 	return base + ":" + suffix

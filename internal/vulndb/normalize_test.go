@@ -175,6 +175,8 @@ func FuzzNormalize(f *testing.F) {
 	f.Add("Ubuntu:Pro:18.04:LTS", "openssl")
 	f.Add("Debian:12.4", "linux")
 	f.Add("Alpine:3.19.1", "musl")
+	f.Add("UBuntu:: 0", "0")       // spaces inside the release parts
+	f.Add("AlmaLinux: 8 .10", "x") // spaces before the minor version
 	f.Fuzz(func(t *testing.T, eco, name string) {
 		e1, n1 := Normalize(eco, name)
 		e2, n2 := Normalize(e1, n1)
