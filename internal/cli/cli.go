@@ -68,9 +68,13 @@ type app struct {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "drydock",
-		Short:         "Container image security scanner",
-		Long:          "drydock finds what is inside container images — OS and language packages, layer by layer — and reports it as a table, JSON or an SBOM.",
+		Use:   "drydock",
+		Short: "Container image security scanner",
+		Long: `drydock finds what is inside container images — OS and language packages, layer by
+layer — matches them against a local vulnerability database built from the primary
+public sources, and reports the result (table, JSON, SARIF, CycloneDX with VEX, SPDX,
+CSV, JUnit, GitLab, HTML, templates) with exit codes a CI pipeline can gate on:
+0 pass, 1 gate failed (--fail-on), 2 error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -37,7 +37,7 @@ func (d *dbFlags) register(fs *pflag.FlagSet, scan bool) {
 	fs.StringVar(&d.path, "db-path", "", "vulnerability database file (default <user cache dir>/drydock/db/drydock.db)")
 	fs.StringVar(&d.mirror, "db-mirror", "", "fetch the feeds from this mirror (URL or local directory in the OSV bucket layout) instead of their origins")
 	fs.BoolVar(&d.offline, "offline", false, "make no network request at all (use the local database; a local --db-mirror directory is still read)")
-	fs.StringSliceVar(&d.feeds, "feed", nil, "feeds to update (default: the default feeds, or those of a local --db-mirror); see `drydock db status --all`")
+	fs.StringSliceVar(&d.feeds, "feed", nil, "feeds to update, repeatable (default: the default feeds, or those of a local --db-mirror; list: drydock db status --all)")
 	fs.StringVar(&d.nvdKey, "nvd-api-key", "", "NVD API key for the nvd feed (prefer DRYDOCK_NVD_API_KEY)")
 	if scan {
 		fs.BoolVar(&d.skipUpdate, "skip-db-update", false, "do not update a missing or stale database before scanning")
