@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -67,7 +66,7 @@ func (d *dbFlags) updateOptions(a *app) (updater.Options, error) {
 			return o, err
 		}
 		o.Feeds = f
-	case d.mirror != "" && !strings.Contains(d.mirror, "://"):
+	case d.mirror != "" && !isURL(d.mirror):
 		// A local mirror holds some feeds: update those.
 		f, err := updater.MirrorFeeds(d.mirror)
 		if err != nil {
@@ -388,22 +387,20 @@ func (a *app) ensureDB(ctx context.Context, d *dbFlags, path string) error {
 
 // heldFeeds returns the updatable feeds a database holds (nil: defaults).
 func heldFeeds(m store.Meta) []updater.Feed {
-	var names []string
+	var feeds []updater.Feed
 	for _, f := range m.Feeds {
-		if _, err := updater.SelectFeeds(f.Name); err == nil {
-			names = append(names, f.Name)
+		// Feeds of an import ("import/…") have no origin to update from.
+		if sel, err := updater.SelectFeeds(f.Name); err == nil {
+			feeds = append(feeds, sel...)
 		}
 	}
-	if len(names) == 0 {
-		return nil
-	}
-	slices.Sort(names)
-	feeds, _ := updater.SelectFeeds(names...)
 	return feeds
 }
 
+func isURL(s string) bool { return strings.Contains(s, "://") }
+
 func isLocalDir(s string) bool {
-	if s == "" || strings.Contains(s, "://") {
+	if s == "" || isURL(s) {
 		return false
 	}
 	st, err := os.Stat(s)

@@ -76,14 +76,11 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 	fs.StringVar(&g.failOn, "fail-on", "", "fail (exit 1, or --exit-code) when a shown, unsuppressed finding is at or above this severity")
 	fs.IntVar(&g.exitCode, "exit-code", ExitPolicy, "exit code when the gate fails; given without --fail-on, any shown unsuppressed finding fails")
 	fs.BoolVar(&g.ignoreUnfixed, "ignore-unfixed", false, "hide findings that have no fixed version (unfixed, will not fix)")
-	fs.StringVar(&g.ignoreFile, "ignore-file", defaultIgnoreFile, "ignore file (YAML: id/package/path, reason, expires); a missing default file is fine")
+	fs.StringVar(&g.ignoreFile, "ignore-file", policy.DefaultIgnoreFile, "ignore file (YAML: id/package/path, reason, expires); a missing default file is fine")
 	fs.StringArrayVar(&g.vex, "vex", nil, "VEX document (OpenVEX or CycloneDX VEX) whose not_affected/fixed statements suppress findings; repeatable")
 	fs.BoolVar(&g.noColor, "no-color", false, "no colour in the table (also when NO_COLOR is set)")
 	fs.StringVar(&g.template, "template", "", "Go text/template for -o template, inline or @FILE")
 }
-
-// defaultIgnoreFile is read when present.
-const defaultIgnoreFile = ".drydock/ignore.yaml"
 
 func formatNames() string {
 	var n []string
@@ -383,7 +380,7 @@ func (a *app) policyFromFlags(g *gateFlags, now time.Time) (policy.Options, *rep
 		switch {
 		case err == nil:
 			p.Ignore = ig
-		case errors.Is(err, fs.ErrNotExist) && g.ignoreFile == defaultIgnoreFile:
+		case errors.Is(err, fs.ErrNotExist) && g.ignoreFile == policy.DefaultIgnoreFile:
 		default:
 			return p, nil, err
 		}
