@@ -31,10 +31,11 @@ func WriteCSV(w io.Writer, r *Report, _ Options) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
 	write := func(rec []string) error {
-		for i := range rec {
-			rec[i] = csvSafe(rec[i])
+		safe := make([]string, len(rec))
+		for i, v := range rec {
+			safe[i] = csvSafe(v)
 		}
-		return cw.Write(rec)
+		return cw.Write(safe)
 	}
 	var err error
 	if !withFindings(r) {

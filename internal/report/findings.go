@@ -72,6 +72,15 @@ func countSeverities(fs []finding.Finding) severityCounts {
 }
 
 // normSev maps a severity the model does not know to Unknown.
+// sortedReport is a shallow copy of r with its findings in report order.
+func sortedReport(r *Report) *Report {
+	c := *r
+	if r.Vulnerabilities != nil {
+		c.Vulnerabilities = sortedFindings(r)
+	}
+	return &c
+}
+
 func normSev(s finding.Severity) finding.Severity {
 	if s.Rank() == 0 {
 		return finding.Unknown
@@ -200,17 +209,7 @@ func securitySeverity(f *finding.Finding) string {
 // cvssBand maps a score onto the severity scale with CVSS v3's bands
 // (0.1–3.9 low; a score below 0.1 counts as negligible).
 func cvssBand(score float64) finding.Severity {
-	switch cvss.Rating(cvss.V31, score) {
-	case cvss.Critical:
-		return finding.Critical
-	case cvss.High:
-		return finding.High
-	case cvss.Medium:
-		return finding.Medium
-	case cvss.Low:
-		return finding.Low
-	}
-	return finding.Negligible
+	return cvssSeverity(finding.CVSS{Version: string(cvss.V31), Score: score})
 }
 
 // idSource names the database an identifier belongs to and its page.

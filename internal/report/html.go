@@ -194,7 +194,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	affected := map[string]bool{}
 	for i := range r.Vulnerabilities {
 		f := &r.Vulnerabilities[i]
-		sev := normSeverity(f.Severity)
+		sev := normSev(f.Severity)
 		all[sev]++
 		if f.Suppression != nil {
 			suppressed[sev]++
@@ -222,17 +222,8 @@ func newHTMLView(r *Report) (*htmlView, error) {
 	return v, nil
 }
 
-// normSeverity maps a severity the model does not know to UNKNOWN, so
-// every finding has a row in the chart and a filter.
-func normSeverity(s finding.Severity) finding.Severity {
-	if s.Rank() == 0 {
-		return finding.Unknown
-	}
-	return s
-}
-
 func findingRow(f *finding.Finding, i int) htmlFinding {
-	row := htmlFinding{Finding: f, Index: i, Sev: normSeverity(f.Severity), Rank: f.Severity.Rank(), ScoreKey: "-1", Target: f.Target()}
+	row := htmlFinding{Finding: f, Index: i, Sev: normSev(f.Severity), Rank: f.Severity.Rank(), ScoreKey: "-1", Target: f.Target()}
 	best := -1.0
 	for _, c := range f.CVSS {
 		if c.Score > best {

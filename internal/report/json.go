@@ -10,14 +10,11 @@ import (
 // docs/json-report.md): indented, fields in a fixed order, packages and
 // findings sorted, so the same image and database give the same bytes.
 func WriteJSON(w io.Writer, r *Report, _ Options) error {
-	c := *r
-	if r.Vulnerabilities != nil {
-		c.Vulnerabilities = sortedFindings(r)
-	}
+	c := sortedReport(r)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&c); err != nil {
+	if err := enc.Encode(c); err != nil {
 		return fmt.Errorf("json report: %w", err)
 	}
 	return nil

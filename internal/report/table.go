@@ -122,13 +122,8 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 		head += " (" + osString(r) + ")"
 	}
 	line("", head)
-	nsup := 0
-	for i := range fs {
-		if fs[i].Suppression != nil {
-			nsup++
-		}
-	}
-	line("", fmt.Sprintf("%d packages, %d findings (%d suppressed)", len(r.Packages), len(fs), nsup))
+	c := countSeverities(fs)
+	line("", fmt.Sprintf("%d packages, %d findings (%d suppressed)", len(r.Packages), len(fs), c.Suppressed))
 	if d := r.Database; d != nil {
 		txt := fmt.Sprintf("Database: schema %d", d.SchemaVersion)
 		if d.Updated != "" {
@@ -147,7 +142,6 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 		line("", fmt.Sprintf("Scan: started %s, took %s", s.Started, time.Duration(s.DurationMS)*time.Millisecond))
 	}
 
-	c := countSeverities(fs)
 	fmt.Fprintln(w)
 	line("", fmt.Sprintf("Total: %d vulnerabilities, %d suppressed", c.Total, c.Suppressed))
 	var tokens []string
@@ -178,12 +172,7 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 		if g.Name == "os-packages" && r.OS != nil {
 			kind = osString(r)
 		}
-		n, sup := len(g.Findings), 0
-		for i := range g.Findings {
-			if g.Findings[i].Suppression != nil {
-				sup++
-			}
-		}
+		n, sup := len(g.Findings), countSeverities(g.Findings).Suppressed
 		noun := "findings"
 		if n == 1 {
 			noun = "finding"

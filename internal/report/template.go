@@ -44,16 +44,13 @@ func WriteTemplate(w io.Writer, r *Report, o Options) error {
 	if strings.TrimSpace(o.Template) == "" {
 		return ErrNoTemplate
 	}
-	c := *r
-	if r.Vulnerabilities != nil {
-		c.Vulnerabilities = sortedFindings(r)
-	}
-	t, err := template.New("template").Funcs(templateFuncs(&c)).Parse(o.Template)
+	c := sortedReport(r)
+	t, err := template.New("template").Funcs(templateFuncs(c)).Parse(o.Template)
 	if err != nil {
 		return fmt.Errorf("template report: %w", err)
 	}
 	var buf bytes.Buffer
-	if err := t.Execute(&limitedWriter{w: &buf, left: maxTemplateOutput}, &c); err != nil {
+	if err := t.Execute(&limitedWriter{w: &buf, left: maxTemplateOutput}, c); err != nil {
 		return fmt.Errorf("template report: %w", err)
 	}
 	if _, err := buf.WriteTo(w); err != nil {
