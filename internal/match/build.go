@@ -92,8 +92,8 @@ func (m *matcher) finding(t *target, p *inventory.Package, g *group) (finding.Fi
 			Ecosystem: t.eco, OwnedBy: p.OwnedBy,
 		},
 	}
-	f.ID = primaryID(g.ids)
 	cves := cveIDs(g.ids)
+	f.ID = primaryID(g.ids, cves)
 	for _, id := range g.ids {
 		if id != f.ID {
 			f.Aliases = append(f.Aliases, id)
@@ -115,8 +115,9 @@ func (m *matcher) finding(t *target, p *inventory.Package, g *group) (finding.Fi
 	f.Records = slices.Compact(f.Records)
 	slices.Sort(recIDs)
 	recIDs = slices.Compact(recIDs)
-	slices.SortFunc(f.FixedVersions, cmpFixed(t))
-	f.FixedVersions = slices.CompactFunc(f.FixedVersions, func(a, b string) bool { return cmpFixed(t)(a, b) == 0 })
+	byVersion := cmpFixed(t)
+	slices.SortFunc(f.FixedVersions, byVersion)
+	f.FixedVersions = slices.CompactFunc(f.FixedVersions, func(a, b string) bool { return byVersion(a, b) == 0 })
 	if f.Package.Ecosystem == "Go" && strings.HasPrefix(f.Package.Version, "v") {
 		// OSV writes Go versions without the "v" the module system and the
 		// installed version use; show the fix in the same form.
@@ -167,8 +168,9 @@ func (m *matcher) finding(t *target, p *inventory.Package, g *group) (finding.Fi
 
 // primaryID picks a group's id: its lowest CVE; else a CVE embedded in a
 // record id ("UBUNTU-CVE-2024-1234"); else the lowest id.
-func primaryID(ids []string) string {
-	if cves := cveIDs(ids); len(cves) > 0 {
+// cves are the group's CVE ids, sorted (cveIDs).
+func primaryID(ids, cves []string) string {
+	if len(cves) > 0 {
 		return cves[0]
 	}
 	var embedded []string

@@ -434,7 +434,7 @@ func TestPrimaryID(t *testing.T) {
 		{[]string{"DEBIAN-CVE-bogus", "RUSTSEC-2024-1"}, "DEBIAN-CVE-bogus"},
 	}
 	for _, tt := range tests {
-		if got := primaryID(tt.ids); got != tt.want {
+		if got := primaryID(tt.ids, cveIDs(tt.ids)); got != tt.want {
 			t.Errorf("primaryID(%v) = %s, want %s", tt.ids, got, tt.want)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 // DefaultIgnoreFile is where drydock looks for an ignore file when none is
@@ -270,7 +271,7 @@ func (e *IgnoreEntry) matches(f *finding.Finding) bool {
 			if !packageMatchesPURL(&f.Package, e.purl) {
 				return false
 			}
-		} else if e.Package != f.Package.Name && (!isOSType(f.Package.Type) || e.Package != f.Package.SourceName) {
+		} else if e.Package != f.Package.Name && (!inventory.IsOS(f.Package.Type) || e.Package != f.Package.SourceName) {
 			return false
 		}
 	}
@@ -292,8 +293,6 @@ func idMatches(f *finding.Finding, id string) bool {
 	}
 	return false
 }
-
-func isOSType(t string) bool { return t == "deb" || t == "apk" || t == "rpm" }
 
 // validGlob checks every segment of a path glob.
 func validGlob(pattern string) error {

@@ -6,6 +6,7 @@ import (
 	packageurl "github.com/package-url/packageurl-go"
 
 	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 // packageMatchesPURL reports whether the package p is the one want names.
@@ -22,7 +23,7 @@ func packageMatchesPURL(p *finding.Package, want *packageurl.PackageURL) bool {
 	if purlMatches(want, &have) {
 		return true
 	}
-	if !isOSType(p.Type) || p.SourceName == "" {
+	if !inventory.IsOS(p.Type) || p.SourceName == "" {
 		return false
 	}
 	src, ok := sourcePURL(p, &have)
