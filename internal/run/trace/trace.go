@@ -1,0 +1,94 @@
+// Package trace records what the processes of a sandboxed run do: process
+// executions, file opens, network calls, privilege changes, mounts, ptrace
+// and module loads. Two tracers implement the same interface: eBPF (CO-RE,
+// with the kernel's BTF) where the kernel allows it, else ptrace.
+package trace
+
+import (
+	"context"
+	"time"
+)
+
+// Event kinds.
+const (
+	KindExec    = "exec"    // a process executed a program (Path, Argv)
+	KindExit    = "exit"    // a process exited (Result: exit status)
+	KindOpen    = "open"    // a file was opened (Path, Access)
+	KindConnect = "connect" // a socket connect (Proto, Addr, Port)
+	KindBind    = "bind"    // a socket bind (Proto, Addr, Port)
+	KindListen  = "listen"  // a socket listen (Proto, Addr, Port when known)
+	KindSetUID  = "setuid"  // setuid/setreuid/setresuid/setgid… (UID: the requested id)
+	KindCapset  = "capset"  // capset
+	KindMount   = "mount"   // mount/umount (Path: the target)
+	KindPtrace  = "ptrace"  // ptrace (TargetPID)
+	KindModule  = "module"  // init_module/finit_module (Path when known)
+)
+
+// File access modes of KindOpen events, combined with "|" ("read|write").
+const (
+	AccessRead  = "read"
+	AccessWrite = "write"
+	AccessExec  = "exec"
+)
+
+// Event is one thing a traced process did. Fields that do not apply to a
+// kind are zero. Paths are as the process named them, made absolute
+// against its working directory when the tracer can.
+type Event struct {
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	PID  int       `json:"pid"`
+	PPID int       `json:"ppid,omitempty"`
+	// UID is the real user id of the process (in the sandbox's user
+	// namespace), or the requested id for KindSetUID.
+	UID  int      `json:"uid"`
+	Comm string   `json:"comm,omitempty"`
+	Argv []string `json:"argv,omitempty"`
+	Path string   `json:"path,omitempty"`
+	// Access is the KindOpen mode (AccessRead, AccessWrite, "read|write").
+	Access string `json:"access,omitempty"`
+	// Proto is "tcp", "udp", "tcp6", "udp6" or "unix".
+	Proto string `json:"proto,omitempty"`
+	Addr  string `json:"addr,omitempty"`
+	Port  int    `json:"port,omitempty"`
+	// FD is the file descriptor the call concerned, when it matters (a
+	// shell's standard input connected to a socket).
+	FD        int `json:"fd,omitempty"`
+	TargetPID int `json:"target_pid,omitempty"`
+	// Result is the system call's result: 0 or a positive value on
+	// success, the negated errno when the kernel refused (-13 for EACCES).
+	// An attempt the kernel refused is still an event.
+	Result int `json:"result"`
+	// Stdin describes what the process's fd 0 is at exec ("socket",
+	// "pipe", "tty", "file", "null"), for reverse-shell detection.
+	Stdin string `json:"stdin,omitempty"`
+}
+
+// Target says what to trace: the process tree rooted at PID, which must
+// not have executed the workload yet (an OCI runtime's created-but-not-
+// started container init), and the cgroup it runs in.
+type Target struct {
+	PID int
+	// CgroupPath is the absolute path of the workload's cgroup v2
+	// directory (under /sys/fs/cgroup); tracers that filter by cgroup use
+	// it, others may ignore it.
+	CgroupPath string
+}
+
+// Tracer starts recording a target.
+type Tracer interface {
+	// Name is "ebpf" or "ptrace"; reports say which tracer was used.
+	Name() string
+	// Attach starts tracing t. Events are delivered on the session's
+	// channel until the traced tree has exited or ctx is done; then the
+	// channel is closed.
+	Attach(ctx context.Context, t Target) (Session, error)
+}
+
+// Session is one attached trace.
+type Session interface {
+	Events() <-chan Event
+	// Close detaches and releases the tracer's resources; it is safe to
+	// call more than once.
+	Close() error
+}
