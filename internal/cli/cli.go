@@ -5,7 +5,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/drydockscan/drydock/internal/buildinfo"
+	"github.com/drydockscan/drydock/internal/pipeline"
 )
 
 // Exit codes.
@@ -45,16 +45,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
 	err := root.ExecuteContext(ctx)
-	var gate *gateError
-	switch {
-	case err == nil:
+	if err == nil {
 		return ExitOK
-	case errors.As(err, &gate):
-		return gate.code
-	default:
-		fmt.Fprintf(env.Stderr, "drydock: %v\n", err)
-		return ExitError
 	}
+	if code, ok := pipeline.IsGate(err); ok {
+		return code
+	}
+	fmt.Fprintf(env.Stderr, "drydock: %v\n", err)
+	return ExitError
 }
 
 // app holds what the commands share.

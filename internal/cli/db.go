@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
@@ -49,11 +49,24 @@ func (d *dbFlags) dbPath() (string, error) {
 	if d.path != "" {
 		return d.path, nil
 	}
-	dir, err := os.UserCacheDir()
+	return pipeline.DefaultDBPath()
+}
+
+// dbSetup turns the flags of a scanning command into the pipeline's
+// database settings.
+func (a *app) dbSetup(d *dbFlags) (pipeline.DB, error) {
+	path, err := d.dbPath()
 	if err != nil {
-		return "", fmt.Errorf("no --db-path given and no user cache directory: %w", err)
+		return pipeline.DB{}, err
 	}
-	return filepath.Join(dir, "drydock", "db", "drydock.db"), nil
+	o, err := d.updateOptions(a)
+	if err != nil {
+		return pipeline.DB{}, err
+	}
+	return pipeline.DB{
+		Path: path, Update: o, FeedsChosen: len(d.feeds) > 0, SkipUpdate: d.skipUpdate,
+		MaxAge: d.maxAge, MirrorIsLocal: isLocalDir(d.mirror), Logger: a.log,
+	}, nil
 }
 
 // updateOptions turns the flags into updater options.
@@ -121,7 +134,7 @@ func (a *app) dbUpdateCommand() *cobra.Command {
 				return err
 			}
 			o.Full = full
-			return a.runUpdate(cmd.Context(), path, o, false)
+			return a.runUpdate(cmd.Context(), path, o)
 		},
 	}
 	d.register(cmd.Flags(), false)
@@ -203,34 +216,11 @@ func (a *app) dbStatusCommand() *cobra.Command {
 	return cmd
 }
 
-// runUpdate updates the database at path. A feed that fails is reported;
-// the command fails when any feed failed (the others are still updated).
-// With lenient set (before a scan), a failure is a warning when a usable
-// database remains.
-func (a *app) runUpdate(ctx context.Context, path string, o updater.Options, lenient bool) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("database directory: %w", err)
-	}
-	start := time.Now()
-	res, err := updater.Update(ctx, path, o)
-	if p, ok := o.Progress.(*updater.TTYProgress); ok {
-		p.Finish()
-	}
-	if !lenient {
-		a.printResult(res)
-	}
-	if err != nil {
-		return err
-	}
-	if ferr := res.Err(); ferr != nil {
-		if lenient {
-			a.log.Warn("some vulnerability feeds could not be updated; using what the database holds", "failed", strings.Join(res.Failed(), ","), "error", ferr)
-			return nil
-		}
-		return fmt.Errorf("updating %s: %w", path, ferr)
-	}
-	a.log.Info("vulnerability database updated", "path", path, "feeds", len(res.Feeds), "duration", time.Since(start).Round(time.Millisecond))
-	return nil
+// runUpdate updates the database at path and sums the result up.
+func (a *app) runUpdate(ctx context.Context, path string, o updater.Options) error {
+	res, err := pipeline.UpdateDB(ctx, path, o, false, a.log)
+	a.printResult(res)
+	return err
 }
 
 // printResult sums an update up (the updater logs each feed itself).
@@ -335,66 +325,6 @@ func ageHours(d time.Duration) int64 {
 		return -1
 	}
 	return int64(d.Hours())
-}
-
-// ensureDB makes the database at path usable for a scan: a missing one is
-// built and a stale one updated, unless offline or skipUpdate forbid it, in
-// which case a missing database is an error and a stale one a warning.
-func (a *app) ensureDB(ctx context.Context, d *dbFlags, path string) error {
-	m, err := store.ReadMeta(ctx, path, 30*time.Second)
-	missing := errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchema)
-	if err != nil && !missing {
-		return err
-	}
-	age := time.Duration(math.MaxInt64)
-	if !missing {
-		age = updater.AgeAt(m, time.Now())
-	}
-	stale := missing || age > d.maxAge
-	if !stale {
-		return nil
-	}
-	mayUpdate := !d.skipUpdate && (!d.offline || isLocalDir(d.mirror))
-	if !mayUpdate {
-		if missing {
-			how := "run `drydock db update` (or `drydock db import` for air-gapped use)"
-			return fmt.Errorf("%w at %s: %s", store.ErrNoDatabase, path, how)
-		}
-		a.log.Warn("vulnerability database is older than --db-max-age", "path", path, "age", fmtAge(age), "max_age", d.maxAge)
-		return nil
-	}
-	o, err := d.updateOptions(a)
-	if err != nil {
-		return err
-	}
-	if !missing && len(d.feeds) == 0 && o.Feeds == nil {
-		// Refresh the feeds the database holds rather than adding others.
-		o.Feeds = heldFeeds(m)
-	}
-	if missing {
-		a.log.Info("building the vulnerability database", "path", path)
-	} else {
-		a.log.Info("updating the vulnerability database", "path", path, "age", fmtAge(age))
-	}
-	if err := a.runUpdate(ctx, path, o, !missing); err != nil {
-		if missing {
-			return fmt.Errorf("%w\nno vulnerability database could be built at %s: for air-gapped use load one with `drydock db import PATH` (or --offline --db-mirror DIR), or scan the inventory only with --scanners none", err, path)
-		}
-		a.log.Warn("vulnerability database update failed; scanning with the old one", "path", path, "age", fmtAge(age), "error", err)
-	}
-	return nil
-}
-
-// heldFeeds returns the updatable feeds a database holds (nil: defaults).
-func heldFeeds(m store.Meta) []updater.Feed {
-	var feeds []updater.Feed
-	for _, f := range m.Feeds {
-		// Feeds of an import ("import/…") have no origin to update from.
-		if sel, err := updater.SelectFeeds(f.Name); err == nil {
-			feeds = append(feeds, sel...)
-		}
-	}
-	return feeds
 }
 
 func isURL(s string) bool { return strings.Contains(s, "://") }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,17 +16,12 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/drydockscan/drydock/internal/analyze"
-	"github.com/drydockscan/drydock/internal/analyze/analyzers"
 	"github.com/drydockscan/drydock/internal/buildinfo"
 	"github.com/drydockscan/drydock/internal/finding"
-	"github.com/drydockscan/drydock/internal/inventory"
-	"github.com/drydockscan/drydock/internal/match"
+	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/policy"
 	"github.com/drydockscan/drydock/internal/report"
-	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
-	"github.com/drydockscan/drydock/internal/vulndb/store"
-	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // scanFlags are the flags of the scanning commands.
@@ -153,7 +147,7 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 	if err != nil {
 		return err
 	}
-	vulns, err := wantVulns(o.scanners)
+	scanners, err := pipeline.ParseScanners(o.scanners)
 	if err != nil {
 		return err
 	}
@@ -170,68 +164,44 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 			return fmt.Errorf("-o template: %w (give --template TEXT or --template @FILE)", report.ErrNoTemplate)
 		}
 	}
-	var dbPath string
-	if vulns {
-		if dbPath, err = o.db.dbPath(); err != nil {
-			return err
-		}
-		// The database is made ready before the image is read, so a scan
-		// that cannot match fails early.
-		if err := a.ensureDB(ctx, &o.db, dbPath); err != nil {
-			return err
-		}
+	_, fixed := a.sourceDate()
+	req := pipeline.Request{
+		Target: target,
+		Inventory: pipeline.InventoryOptions{
+			Mode:     mode,
+			Source:   source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token},
+			Parallel: o.parallel,
+			Logger:   a.log,
+		},
+		Policy:    pol,
+		Gate:      gate,
+		Tool:      report.Tool{Name: "drydock", Version: buildinfo.Version()},
+		Started:   started,
+		FixedTime: fixed,
 	}
-	opts := source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token, Logger: a.log}
 	if o.platform != "" {
 		p, err := source.ParsePlatform(o.platform)
 		if err != nil {
 			return err
 		}
-		opts.Platform = p
+		req.Inventory.Source.Platform = p
 	}
-	img, err := source.Open(ctx, target, opts)
-	if err != nil {
-		return err
-	}
-	defer img.Close()
-	a.log.Debug("image opened", "kind", img.Kind, "name", img.Name, "layers", len(img.Layers), "platform", platformOf(img))
-	res, err := scan.Image(ctx, img, scan.Options{Analyzers: analyzers.For(mode), Parallel: o.parallel, Logger: a.log})
-	if err != nil {
-		return err
-	}
-	a.log.Debug("scan done", "duration", res.Stats.Duration, "packages", len(res.Inventory.Packages), "entries", res.Stats.Entries)
-	for name, d := range res.Stats.PerAnalyzer {
-		a.log.Debug("analyzer time", "analyzer", name, "duration", d)
-	}
-	rep := report.New(report.Tool{Name: "drydock", Version: buildinfo.Version()}, targetOf(img), &res.Inventory)
-	if vulns {
-		if err := a.matchInto(ctx, rep, &res.Inventory, dbPath, o.osOwned, started); err != nil {
+	if scanners.Vuln {
+		db, err := a.dbSetup(&o.db)
+		if err != nil {
 			return err
 		}
-		for _, d := range []string{rep.Target.ManifestDigest, rep.Target.IndexDigest, rep.Target.ConfigDigest} {
-			if d != "" {
-				pol.ImageDigests = append(pol.ImageDigests, d)
-			}
+		// The database is made ready before the image is read, so a scan
+		// that cannot match fails early.
+		if err := pipeline.EnsureDB(ctx, db); err != nil {
+			return err
 		}
-		var warnings []string
-		rep.Vulnerabilities, warnings = policy.Apply(rep.Vulnerabilities, pol)
-		for _, w := range warnings {
-			a.log.Warn(w)
-		}
-		if rep.Vulnerabilities == nil {
-			rep.Vulnerabilities = []finding.Finding{}
-		}
+		req.Matcher = &pipeline.LocalMatcher{Path: db.Path, IncludeOSOwned: o.osOwned, Logger: a.log}
 	}
-	if gate != nil {
-		for i := range rep.Vulnerabilities {
-			if gate.Fails(&rep.Vulnerabilities[i]) {
-				gate.Failing++
-			}
-		}
-		gate.Failed = gate.Failing > 0
-		rep.Gate = gate
+	rep, err := pipeline.Run(ctx, req)
+	if err != nil {
+		return err
 	}
-	rep.Scan = a.scanTiming(started)
 	for _, out := range outputs {
 		oo := ropts
 		oo.Color = ropts.Color && (out.path == "" || out.path == "-")
@@ -239,83 +209,11 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 			return err
 		}
 	}
-	if rep.Gate != nil && rep.Gate.Failed {
+	if err := pipeline.Failed(rep, o.gate.exitCode); err != nil {
 		a.log.Info("gate failed", "fail_on", rep.Gate.FailOn, "failing", rep.Gate.Failing)
-		return &gateError{code: o.gate.exitCode, failing: rep.Gate.Failing, failOn: rep.Gate.FailOn}
-	}
-	return nil
-}
-
-// wantVulns reads --scanners.
-func wantVulns(scanners []string) (bool, error) {
-	vulns := false
-	for _, s := range scanners {
-		switch strings.ToLower(strings.TrimSpace(s)) {
-		case "vuln", "vulns", "vulnerabilities":
-			vulns = true
-		case "none", "":
-		default:
-			return false, fmt.Errorf("--scanners: unknown scanner %q (have: vuln, none)", s)
-		}
-	}
-	return vulns, nil
-}
-
-// matchInto matches the inventory against the database and fills the
-// report's findings and database facts.
-func (a *app) matchInto(ctx context.Context, rep *report.Report, inv *inventory.Inventory, dbPath string, osOwned bool, started time.Time) error {
-	db, err := store.Open(ctx, dbPath, store.Options{ReadOnly: true, Timeout: 30 * time.Second})
-	if err != nil {
 		return err
 	}
-	defer db.Close()
-	m, err := db.Meta()
-	if err != nil {
-		return fmt.Errorf("vulnerability database %s: %w", dbPath, err)
-	}
-	rep.Database = databaseFacts(m, started)
-	t := time.Now()
-	fs, err := match.Match(ctx, db, inv, match.Options{IncludeOSOwned: osOwned})
-	if err != nil {
-		return fmt.Errorf("matching against %s: %w", dbPath, err)
-	}
-	a.log.Debug("matched", "findings", len(fs), "duration", time.Since(t))
-	a.uncovered(rep, inv, m)
-	rep.Vulnerabilities = fs
 	return nil
-}
-
-// uncovered fills the report with the packages the database holds no
-// data for, and says so: a package without findings there is unchecked,
-// not clean.
-func (a *app) uncovered(rep *report.Report, inv *inventory.Inventory, m store.Meta) {
-	have := map[string]bool{}
-	for _, f := range m.Feeds {
-		for _, e := range f.Ecosystems {
-			have[e] = true
-		}
-	}
-	missing := match.Uncovered(inv, func(eco string) bool { return have[eco] })
-	ecos := make([]string, 0, len(missing))
-	for e := range missing {
-		ecos = append(ecos, e)
-	}
-	slices.Sort(ecos)
-	for _, e := range ecos {
-		a.log.Warn("no vulnerability data for these packages: they were not checked", "ecosystem", e, "packages", missing[e])
-		rep.Database.Unchecked = append(rep.Database.Unchecked, report.Unchecked{Ecosystem: e, Packages: missing[e]})
-	}
-}
-
-func databaseFacts(m store.Meta, at time.Time) *report.Database {
-	d := &report.Database{SchemaVersion: m.Schema, Built: rfc3339(m.Built), Updated: rfc3339(m.Updated)}
-	if age := updater.AgeAt(m, at); age >= 0 {
-		d.AgeHours = int(ageHours(age))
-	}
-	for _, f := range m.Feeds {
-		d.Feeds = append(d.Feeds, report.DatabaseFeed{Name: f.Name, Updated: rfc3339(f.Updated), Records: f.Records + f.Enrichments})
-	}
-	return d
 }
 
 // now is the scan's start time: SOURCE_DATE_EPOCH when set, so reports
@@ -337,14 +235,6 @@ func (a *app) sourceDate() (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.Unix(sec, 0).UTC(), true
-}
-
-func (a *app) scanTiming(started time.Time) *report.Scan {
-	s := &report.Scan{Started: started.UTC().Format(time.RFC3339)}
-	if _, fixed := a.sourceDate(); !fixed {
-		s.DurationMS = time.Since(started).Milliseconds()
-	}
-	return s
 }
 
 // policyFromFlags reads the gate flags, the ignore file and the VEX
@@ -413,44 +303,6 @@ func (a *app) reportOptions(g *gateFlags) (report.Options, error) {
 		o.Template = t
 	}
 	return o, nil
-}
-
-// gateError is a failed gate: the scan worked, the verdict is "fail".
-type gateError struct {
-	code    int
-	failing int
-	failOn  finding.Severity
-}
-
-func (e *gateError) Error() string {
-	return fmt.Sprintf("%d finding(s) at or above %s", e.failing, e.failOn)
-}
-
-func platformOf(img *source.Image) string {
-	if img.Platform == nil {
-		return ""
-	}
-	s := img.Platform.OS + "/" + img.Platform.Architecture
-	if img.Platform.Variant != "" {
-		s += "/" + img.Platform.Variant
-	}
-	return s
-}
-
-func targetOf(img *source.Image) report.Target {
-	t := report.Target{
-		Ref: img.Ref, Kind: string(img.Kind), Name: img.Name,
-		ManifestDigest: img.ManifestDigest, IndexDigest: img.IndexDigest, Platform: platformOf(img),
-	}
-	if img.Image != nil {
-		if d, err := img.Image.ConfigName(); err == nil {
-			t.ConfigDigest = d.String()
-		}
-	}
-	if img.Config != nil && !img.Config.Created.IsZero() {
-		t.Created = img.Config.Created.UTC().Format("2006-01-02T15:04:05Z07:00")
-	}
-	return t
 }
 
 // writeOutput writes one report to stdout or, atomically, to a file.
