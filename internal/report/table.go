@@ -64,8 +64,15 @@ func writePackageTable(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\n%d packages\n\n", len(r.Packages))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tVERSION\tLAYER\tPATH")
-	for _, p := range r.Packages {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, termSafe(p.Path))
+	for i := range r.Packages {
+		p := &r.Packages[i]
+		where := termSafe(p.Path)
+		if n := len(p.Locations); n > 1 {
+			// The other places (the project's lock file) are in every
+			// other format; the table names how many there are.
+			where += fmt.Sprintf(" (+%d more)", n-1)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, where)
 	}
 	_ = tw.Flush() // the bufio.Writer underneath reports write errors
 }
