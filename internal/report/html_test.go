@@ -562,6 +562,12 @@ func TestHTMLBrowser(t *testing.T) {
 	if got := str(`document.title`); !strings.Contains(got, "debian12-app") {
 		t.Errorf("title %q", got)
 	}
+	// A package found in several places lists them all, the installed
+	// copy first.
+	found := str(`[...document.querySelectorAll('#findings tbody tr.detail:not([hidden])')].map(d => d.textContent).find(s => s.includes('pkg:npm/handlebars@4.7.6')) || ''`)
+	if i, j := strings.Index(found, "/app/node/node_modules/handlebars/package.json, layer 2"), strings.Index(found, "/app/node/package-lock.json, layer 2"); i < 0 || j < i {
+		t.Errorf("handlebars details do not list its two locations, the installed one first: %q", found)
+	}
 	eval(`document.querySelectorAll('#findings tr.detail').forEach(d => d.hidden = true), 0`)
 
 	// The inventory page of a scan without database.
