@@ -125,7 +125,7 @@ func Merge(results []*LayerResult, layers []inventory.Layer) *Merged {
 	for i := range pkgs {
 		pkgs[i].PURL = inventory.PURL(&pkgs[i], m.Inventory.OS)
 	}
-	m.Inventory.Packages = dedupe(pkgs)
+	m.Inventory.Packages = inventory.Consolidate(pkgs)
 	m.Inventory.Sort()
 	return m
 }
@@ -184,22 +184,6 @@ func debDocAliases(v *View, licences map[string][]string) {
 			}
 		}
 	}
-}
-
-// dedupe drops exact duplicates (the same package found twice in the same
-// file, as lock files sometimes list it).
-func dedupe(pkgs []inventory.Package) []inventory.Package {
-	seen := map[string]bool{}
-	out := pkgs[:0]
-	for _, p := range pkgs {
-		k := p.Key() + "\x00" + p.Path
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, p)
-	}
-	return out
 }
 
 // history answers "since which layer has this file listed this package".

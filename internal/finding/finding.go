@@ -7,6 +7,8 @@ package finding
 import (
 	"cmp"
 	"strings"
+
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 // Severity is a qualitative rating, upper case as reports print it.
@@ -125,9 +127,13 @@ type Package struct {
 	SourceName    string `json:"source_name,omitempty"`
 	SourceVersion string `json:"source_version,omitempty"`
 	PURL          string `json:"purl"`
-	Path          string `json:"path"`
-	Layer         string `json:"layer,omitempty"`
-	LayerIndex    int    `json:"layer_index"`
+	// Path, Layer and LayerIndex are the package's primary location;
+	// Locations lists all of them when there are several (see
+	// inventory.Package).
+	Path       string               `json:"path"`
+	Layer      string               `json:"layer,omitempty"`
+	LayerIndex int                  `json:"layer_index"`
+	Locations  []inventory.Location `json:"locations,omitempty"`
 	// Ecosystem is the database ecosystem it was matched in ("Debian:12",
 	// "Go", "PyPI").
 	Ecosystem string `json:"ecosystem"`
@@ -173,15 +179,23 @@ type Suppression struct {
 }
 
 // Target names the group a finding belongs to in reports: the OS packages
-// of the image, or one language lock file or binary.
+// of the image, or the scope of a language package (inventory.Scope): an
+// npm project, a Python environment, a binary, a Java archive.
 func (f *Finding) Target() string {
-	if isOS(f.Package.Type) {
+	if inventory.IsOS(f.Package.Type) {
 		return "os-packages"
 	}
-	return f.Package.Path
+	return inventory.Scope(f.Package.Type, f.Package.Path)
 }
 
-func isOS(t string) bool { return t == "deb" || t == "apk" || t == "rpm" }
+// AllLocations returns every place the finding's package was found, the
+// primary location first.
+func (p *Package) AllLocations() []inventory.Location {
+	if len(p.Locations) > 0 {
+		return p.Locations
+	}
+	return []inventory.Location{{Path: p.Path, Layer: p.Layer, LayerIndex: p.LayerIndex}}
+}
 
 // Compare is the deterministic finding order every report uses: by
 // target, package, version, path, then severity (most severe first) and id.
@@ -198,7 +212,7 @@ func Compare(a, b Finding) int {
 }
 
 func targetRank(f Finding) int {
-	if isOS(f.Package.Type) {
+	if inventory.IsOS(f.Package.Type) {
 		return 0
 	}
 	return 1

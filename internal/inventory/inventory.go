@@ -47,13 +47,30 @@ type Package struct {
 	PURL     string   `json:"purl"`
 	Licenses []string `json:"licenses,omitempty"`
 	// Path is the file the package was found in, absolute inside the image
-	// ("/var/lib/dpkg/status", "/app/node/package-lock.json",
-	// "/app/bin/server").
+	// ("/var/lib/dpkg/status", "/app/node/node_modules/a/package.json",
+	// "/app/bin/server"): its primary location when it was found in
+	// several places (see Consolidate).
 	Path string `json:"path"`
-	// Layer is the diffID of the layer that brought the package, LayerIndex
-	// its 0-based position in the image.
+	// Layer is the diffID of the layer that brought the package's file at
+	// Path, LayerIndex its 0-based position in the image.
 	Layer      string `json:"layer,omitempty"`
 	LayerIndex int    `json:"layer_index"`
+	// Locations lists every place the package was found, the primary
+	// location first, when there is more than one (an npm package
+	// installed in a project's node_modules and listed in its lock file);
+	// empty when Path is the only one. See AllLocations.
+	Locations []Location `json:"locations,omitempty"`
+	// Declared marks a package read only from lock files or manifests
+	// (package-lock.json, requirements.txt, go.mod, …), which say what a
+	// project asked for, not from an installed package's own metadata or
+	// from a binary.
+	Declared bool `json:"declared,omitempty"`
+	// NeedsInstalled marks a declared package that counts only where the
+	// same package is installed in the same project: a lock file's entry
+	// read in an image. Consolidate merges it into the installed package
+	// (adding its location and dependency kind) or drops it; it is never
+	// set on a consolidated inventory.
+	NeedsInstalled bool `json:"needs_installed,omitempty"`
 	// OwnedBy names the OS package ("deb:python3-yaml") whose files include
 	// this language package; the matcher checks it through the OS feed.
 	OwnedBy string `json:"owned_by,omitempty"`
@@ -70,8 +87,7 @@ type Package struct {
 	Meta map[string]string `json:"meta,omitempty"`
 }
 
-// Key identifies a package inside one file for layer attribution and
-// de-duplication.
+// Key identifies a package inside one file for layer attribution.
 func (p *Package) Key() string {
 	return p.Type + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.Arch
 }

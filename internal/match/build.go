@@ -88,7 +88,7 @@ func (m *matcher) finding(t *target, p *inventory.Package, g *group) (finding.Fi
 		Package: finding.Package{
 			Type: p.Type, Name: p.Name, Version: p.Version,
 			SourceName: p.SourceName, SourceVersion: p.SourceVersion,
-			PURL: p.PURL, Path: p.Path, Layer: p.Layer, LayerIndex: p.LayerIndex,
+			PURL: p.PURL, Path: p.Path, Layer: p.Layer, LayerIndex: p.LayerIndex, Locations: p.Locations,
 			Ecosystem: t.eco, OwnedBy: p.OwnedBy,
 		},
 	}

@@ -1,7 +1,6 @@
 package match
 
 import (
-	"path"
 	"strings"
 
 	"github.com/drydockscan/drydock/internal/analyze/gobinary"
@@ -30,17 +29,10 @@ func (m *matcher) targets(inv *inventory.Inventory) []target {
 	if osEco == "" && inv.OS != nil {
 		m.log.Debug("no vulnerability feed for the distribution: OS packages not matched", "os", inv.OS.ID, "version_id", inv.OS.VersionID)
 	}
-	installed := installedNPM(inv.Packages)
 	out := make([]target, 0, len(inv.Packages))
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
 		t := target{pkg: i}
-		if p.Type == inventory.TypeNPM && installed[npmKey{path.Dir(p.Path), p.Name, p.Version}] && isNPMLock(p.Path) {
-			// The lock file's entry and the installed package are one
-			// package: the installed copy is matched, so the finding is
-			// reported once, where the code is.
-			continue
-		}
 		if inventory.IsOS(p.Type) {
 			if osEco == "" || p.Type != family {
 				continue
@@ -184,39 +176,6 @@ func osSource(eco string, p *inventory.Package) (name, ver string) {
 		return name, p.Version
 	}
 	return name, ver
-}
-
-// npmKey identifies an npm package version within one project directory.
-type npmKey struct{ root, name, version string }
-
-// installedNPM indexes the packages installed under a project's
-// node_modules (found from their package.json) by project directory.
-func installedNPM(pkgs []inventory.Package) map[npmKey]bool {
-	out := map[npmKey]bool{}
-	for i := range pkgs {
-		p := &pkgs[i]
-		if p.Type != inventory.TypeNPM || path.Base(p.Path) != "package.json" {
-			continue
-		}
-		root, _, ok := strings.Cut(p.Path, "/node_modules/")
-		if !ok {
-			continue
-		}
-		if root == "" {
-			root = "/"
-		}
-		out[npmKey{root, p.Name, p.Version}] = true
-	}
-	return out
-}
-
-// isNPMLock reports whether path is a lock file of the npm ecosystem.
-func isNPMLock(p string) bool {
-	switch path.Base(p) {
-	case "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml":
-		return true
-	}
-	return false
 }
 
 // Uncovered counts, per database ecosystem, the packages of inv the

@@ -23,6 +23,11 @@
 //     store. The Go standard library of a binary is the package "stdlib" at
 //     the toolchain's version; a "stdlib" read from a go.mod directive is
 //     only a minimum and is not matched.
+//   - Every inventory package once: the inventory has already made one
+//     package of the records of the same package in one project
+//     (inventory.Consolidate) — an npm package installed in a project's
+//     node_modules and listed in its lock file is one package with two
+//     locations, and gets its findings once.
 //   - A language package whose files an OS package installed
 //     (Package.OwnedBy) is matched only through the OS feed, unless
 //     Options.IncludeOSOwned: the distribution patches its own copy, so the

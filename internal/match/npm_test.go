@@ -10,10 +10,20 @@ import (
 	"github.com/drydockscan/drydock/internal/vulndb"
 )
 
+// npmLock is a lock file's entry: declared, and in an image only
+// counting where the package is installed (inventory.Package.NeedsInstalled).
+func npmLock(name, version, path string, image bool) inventory.Package {
+	p := langPkg(inventory.TypeNPM, name, version, path)
+	p.Declared, p.NeedsInstalled = true, image
+	return p
+}
+
 // TestNPMLockAndInstalled: a package both listed in a project's lock file
-// and installed in its node_modules is one package and gets its findings
-// once, at the installed copy; lock entries without an installed copy, or
-// with another installed version, are matched themselves.
+// and installed in its node_modules is one inventory package (the merge
+// consolidates them) and gets its findings once, at the installed copy,
+// with the lock file among its locations. A lock entry without an
+// installed copy, or with another installed version, is matched itself in
+// a project directory and not at all in an image.
 func TestNPMLockAndInstalled(t *testing.T) {
 	ctx := context.Background()
 	recs := []vulndb.Record{
@@ -23,36 +33,63 @@ func TestNPMLockAndInstalled(t *testing.T) {
 			Package: vulndb.Package{Ecosystem: "npm", Name: "qs"}, Ranges: semver(intro("0"), fixed("6.10.3"))}}},
 	}
 	db := buildDB(t, map[string][]vulndb.Record{"osv/npm": recs}, map[string]string{"osv/npm": "npm"})
-	inv := &inventory.Inventory{Packages: []inventory.Package{
-		// lodash: in the lock and installed, same version: once.
-		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/package-lock.json"),
-		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/node_modules/lodash/package.json"),
-		// qs: nested install, same version as the lock: once.
-		langPkg(inventory.TypeNPM, "qs", "6.5.0", "/app/package-lock.json"),
-		langPkg(inventory.TypeNPM, "qs", "6.5.0", "/app/node_modules/express/node_modules/qs/package.json"),
-		// Another project's lock without node_modules: matched at the lock.
-		langPkg(inventory.TypeNPM, "lodash", "4.17.15", "/srv/other/package-lock.json"),
-		// A lock entry whose installed copy differs: both are real.
-		langPkg(inventory.TypeNPM, "qs", "6.9.0", "/opt/tool/yarn.lock"),
-		langPkg(inventory.TypeNPM, "qs", "6.9.1", "/opt/tool/node_modules/qs/package.json"),
-	}}
-	fs, err := Match(ctx, db, inv, Options{})
-	if err != nil {
-		t.Fatal(err)
+	records := func(image bool) []inventory.Package {
+		return []inventory.Package{
+			// lodash: in the lock and installed, same version: once.
+			npmLock("lodash", "4.17.20", "/app/package-lock.json", image),
+			langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/node_modules/lodash/package.json"),
+			// qs: nested install, same version as the lock: once.
+			npmLock("qs", "6.5.0", "/app/package-lock.json", image),
+			langPkg(inventory.TypeNPM, "qs", "6.5.0", "/app/node_modules/express/node_modules/qs/package.json"),
+			// Another project's lock without node_modules.
+			npmLock("lodash", "4.17.15", "/srv/other/package-lock.json", image),
+			// A lock entry whose installed copy differs.
+			npmLock("qs", "6.9.0", "/opt/tool/yarn.lock", image),
+			langPkg(inventory.TypeNPM, "qs", "6.9.1", "/opt/tool/node_modules/qs/package.json"),
+		}
 	}
-	var got []string
-	for _, f := range fs {
-		got = append(got, f.ID+" "+f.Package.Name+"@"+f.Package.Version+" "+f.Package.Path)
+	// Findings are grouped by project (/app, /opt/tool, /srv/other).
+	tests := []struct {
+		name  string
+		image bool
+		want  []string
+	}{
+		{"project directory", false, []string{
+			"CVE-2099-0001 lodash@4.17.20 /app/node_modules/lodash/package.json + /app/package-lock.json",
+			"CVE-2099-0002 qs@6.5.0 /app/node_modules/express/node_modules/qs/package.json + /app/package-lock.json",
+			"CVE-2099-0002 qs@6.9.0 /opt/tool/yarn.lock",
+			"CVE-2099-0002 qs@6.9.1 /opt/tool/node_modules/qs/package.json",
+			"CVE-2099-0001 lodash@4.17.15 /srv/other/package-lock.json",
+		}},
+		{"image", true, []string{
+			"CVE-2099-0001 lodash@4.17.20 /app/node_modules/lodash/package.json + /app/package-lock.json",
+			"CVE-2099-0002 qs@6.5.0 /app/node_modules/express/node_modules/qs/package.json + /app/package-lock.json",
+			"CVE-2099-0002 qs@6.9.1 /opt/tool/node_modules/qs/package.json",
+		}},
 	}
-	want := []string{
-		"CVE-2099-0002 qs@6.5.0 /app/node_modules/express/node_modules/qs/package.json",
-		"CVE-2099-0001 lodash@4.17.20 /app/node_modules/lodash/package.json",
-		"CVE-2099-0002 qs@6.9.1 /opt/tool/node_modules/qs/package.json",
-		"CVE-2099-0002 qs@6.9.0 /opt/tool/yarn.lock",
-		"CVE-2099-0001 lodash@4.17.15 /srv/other/package-lock.json",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("findings (-want +got):\n%s", diff)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := &inventory.Inventory{Packages: inventory.Consolidate(records(tc.image))}
+			inv.Sort()
+			fs, err := Match(ctx, db, inv, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range fs {
+				s := f.ID + " " + f.Package.Name + "@" + f.Package.Version
+				for i, l := range f.Package.AllLocations() {
+					if i > 0 {
+						s += " +"
+					}
+					s += " " + l.Path
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -63,8 +100,10 @@ func TestUncovered(t *testing.T) {
 		debPkg("libssl3", sslVersion, "openssl", sslVersion),
 		owned,
 		langPkg(inventory.TypePyPI, "PyYAML", "5.3", "/app/venv/PyYAML-5.3.dist-info"),
-		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/package-lock.json"),
+		// One package installed and in its lock file: counted once.
+		npmLock("lodash", "4.17.20", "/app/package-lock.json", true),
 		langPkg(inventory.TypeNPM, "lodash", "4.17.20", "/app/node_modules/lodash/package.json"),
+		langPkg(inventory.TypeNPM, "qs", "6.5.0", "/app/node_modules/qs/package.json"),
 		langPkg("conan", "zlib", "1.3", "/app/conan.lock"),
 	}
 	tests := []struct {
@@ -84,7 +123,7 @@ func TestUncovered(t *testing.T) {
 			for _, e := range tc.have {
 				have[vulndb.NormalizeEcosystem(e)] = true
 			}
-			got := Uncovered(&inventory.Inventory{OS: tc.os, Packages: pkgs}, func(e string) bool { return have[e] })
+			got := Uncovered(&inventory.Inventory{OS: tc.os, Packages: inventory.Consolidate(pkgs)}, func(e string) bool { return have[e] })
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}

@@ -46,7 +46,9 @@ type IgnoreEntry struct {
 	Package string
 	// Path is a glob on the package's file path ("/" separated, leading
 	// "/" optional, "**" spans directories); it also matches everything
-	// below a directory it matches.
+	// below a directory it matches. A package found in several places
+	// (installed and in its project's lock file) matches when any of its
+	// paths does.
 	Path string
 	// Reason says why the finding does not apply; required.
 	Reason string
@@ -275,7 +277,9 @@ func (e *IgnoreEntry) matches(f *finding.Finding) bool {
 			return false
 		}
 	}
-	if e.Path != "" && !globMatchPathOrParent(e.Path, f.Package.Path) {
+	if e.Path != "" && !slices.ContainsFunc(f.Package.AllLocations(), func(l inventory.Location) bool {
+		return globMatchPathOrParent(e.Path, l.Path)
+	}) {
 		return false
 	}
 	return true

@@ -9,6 +9,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 func TestParseIgnoreFile(t *testing.T) {
@@ -154,6 +157,36 @@ func TestIgnoreEntryMatches(t *testing.T) {
 				t.Errorf("matched findings (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestIgnorePathAnyLocation: a package found in several places (installed
+// and in its project's lock file) is ignored by a path entry naming any of
+// them, and not by one naming none.
+func TestIgnorePathAnyLocation(t *testing.T) {
+	f := finding.Finding{ID: "CVE-2021-23369", Package: finding.Package{
+		Type: "npm", Name: "handlebars", Version: "4.7.6",
+		Path: "/app/node/node_modules/handlebars/package.json",
+		Locations: []inventory.Location{
+			{Path: "/app/node/node_modules/handlebars/package.json"},
+			{Path: "/app/node/package-lock.json"},
+		},
+	}}
+	for entry, want := range map[string]bool{
+		"path: /app/node/package-lock.json":                   true,
+		"path: /app/node/node_modules/handlebars":             true,
+		"path: \"**/package-lock.json\"":                      true,
+		"path: /app/other/package-lock.json":                  false,
+		"path: /app/node/yarn.lock\n    id: CVE-2021-23369":   false,
+		"path: /app/node/package-lock.json\n    id: CVE-2020": false,
+	} {
+		file, err := ParseIgnoreFile([]byte("ignore:\n  - "+entry+"\n    reason: r\n"), "t.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := file.Entries[0].matches(&f); got != want {
+			t.Errorf("%q matches: %v, want %v", entry, got, want)
+		}
 	}
 }
 

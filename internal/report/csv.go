@@ -8,23 +8,26 @@ import (
 	"strings"
 
 	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 var csvFindingHeader = []string{
 	"target", "package", "installed_version", "type", "vulnerability", "aliases",
 	"severity", "severity_source", "cvss_score", "cvss_vector", "status", "fixed_versions",
 	"kev", "fails_gate", "suppressed", "suppression", "title", "url",
-	"purl", "path", "layer_index", "layer",
+	"purl", "path", "layer_index", "layer", "other_paths",
 }
 
 var csvPackageHeader = []string{
 	"type", "name", "version", "source_name", "source_version", "purl",
-	"path", "layer_index", "layer", "owned_by", "licenses", "dev",
+	"path", "layer_index", "layer", "owned_by", "licenses", "dev", "other_paths",
 }
 
 // WriteCSV writes one row per finding after a header row (RFC 4180, CRLF
 // line ends); without a database, one row per package. Lists inside a
-// cell (aliases, fixed versions, licences) are joined with "; ". A cell
+// cell (aliases, fixed versions, licences) are joined with "; ". "path"
+// is a package's primary location; "other_paths" the other places it was
+// found (the lock file listing an installed npm package). A cell
 // that a spreadsheet would run as a formula (starting with =, +, -, @, a
 // tab or a carriage return) is prefixed with an apostrophe.
 func WriteCSV(w io.Writer, r *Report, _ Options) error {
@@ -40,14 +43,15 @@ func WriteCSV(w io.Writer, r *Report, _ Options) error {
 	var err error
 	if !withFindings(r) {
 		err = write(csvPackageHeader)
-		for _, p := range r.Packages {
+		for i := range r.Packages {
 			if err != nil {
 				break
 			}
+			p := &r.Packages[i]
 			err = write([]string{
 				p.Type, p.Name, p.Version, p.SourceName, p.SourceVersion, p.PURL,
 				p.Path, strconv.Itoa(p.LayerIndex), p.Layer, p.OwnedBy,
-				strings.Join(p.Licenses, "; "), strconv.FormatBool(p.Dev),
+				strings.Join(p.Licenses, "; "), strconv.FormatBool(p.Dev), otherPaths(p.AllLocations()),
 			})
 		}
 	} else {
@@ -92,7 +96,18 @@ func csvFindingRow(r *Report, f *finding.Finding) []string {
 		string(normSev(f.Severity)), f.SeveritySource, score, vector, f.Status, strings.Join(f.FixedVersions, "; "),
 		kev, gate, suppressed, why, f.Title, findingURL(f),
 		f.Package.PURL, f.Package.Path, strconv.Itoa(f.Package.LayerIndex), f.Package.Layer,
+		otherPaths(f.Package.AllLocations()),
 	}
+}
+
+// otherPaths joins the paths of every location but the first (the
+// primary one, in its own column) with "; ".
+func otherPaths(locs []inventory.Location) string {
+	var paths []string
+	for _, l := range locs[1:] {
+		paths = append(paths, l.Path)
+	}
+	return strings.Join(paths, "; ")
 }
 
 // csvSafe defuses spreadsheet formula injection (OWASP's advice: a

@@ -18,12 +18,15 @@ import (
 const (
 	propLayerDiffID = "drydock:layer:diff_id"
 	propLayerIndex  = "drydock:layer:index"
-	propPath        = "drydock:path"
-	propSourceName  = "drydock:package:source_name"
-	propSourceVer   = "drydock:package:source_version"
-	propOwnedBy     = "drydock:package:owned_by"
-	propDev         = "drydock:package:dev"
-	propType        = "drydock:package:type"
+	// propPath and propLayer* give the primary location; every location
+	// is in the component's evidence.occurrences.
+	propPath       = "drydock:path"
+	propSourceName = "drydock:package:source_name"
+	propSourceVer  = "drydock:package:source_version"
+	propOwnedBy    = "drydock:package:owned_by"
+	propDev        = "drydock:package:dev"
+	propDeclared   = "drydock:package:declared"
+	propType       = "drydock:package:type"
 )
 
 // WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM, with the findings as
@@ -89,36 +92,43 @@ func cdxTools(r *Report) *cdx.ToolsChoice {
 }
 
 // bomRefs are the packages' bom-refs: the purl, with "#n" added to the
-// n-th repeat of a purl (the same package found at several paths).
+// n-th repeat of a purl (the same package in several projects: two
+// applications' copies of one jar).
 type bomRefs struct {
 	byIndex []string
-	// byPackage maps purl and path to the bom-ref.
+	// byPackage maps purl and each location's path to the bom-ref.
 	byPackage map[string]string
 }
 
 func componentRefs(r *Report) bomRefs {
 	b := bomRefs{byIndex: make([]string, len(r.Packages)), byPackage: map[string]string{}}
 	seen := map[string]int{}
-	for i, p := range r.Packages {
+	for i := range r.Packages {
+		p := &r.Packages[i]
 		ref := p.PURL
 		if n := seen[ref]; n > 0 {
 			ref = fmt.Sprintf("%s#%d", p.PURL, n)
 		}
 		seen[p.PURL]++
 		b.byIndex[i] = ref
-		key := p.PURL + "\x00" + p.Path
-		if _, ok := b.byPackage[key]; !ok {
-			b.byPackage[key] = ref
+		for _, l := range p.AllLocations() {
+			key := p.PURL + "\x00" + l.Path
+			if _, ok := b.byPackage[key]; !ok {
+				b.byPackage[key] = ref
+			}
 		}
 	}
 	return b
 }
 
-// ref is the bom-ref of a finding's package; a package the inventory does
-// not list (which the matcher never produces) is referred to by its purl.
+// ref is the bom-ref of a finding's package, found by any of its
+// locations; a package the inventory does not list (which the matcher
+// never produces) is referred to by its purl.
 func (b bomRefs) ref(f *finding.Finding) string {
-	if ref, ok := b.byPackage[f.Package.PURL+"\x00"+f.Package.Path]; ok {
-		return ref
+	for _, l := range f.Package.AllLocations() {
+		if ref, ok := b.byPackage[f.Package.PURL+"\x00"+l.Path]; ok {
+			return ref
+		}
 	}
 	return f.Package.PURL
 }
@@ -189,8 +199,26 @@ func packageComponent(p *inventory.Package) cdx.Component {
 	if p.Dev {
 		add(propDev, "true")
 	}
+	if p.Declared {
+		add(propDeclared, "true")
+	}
 	c.Properties = &props
+	c.Evidence = &cdx.Evidence{Occurrences: occurrences(p)}
 	return c
+}
+
+// occurrences lists every place a package was found, the primary one
+// first, with the layer that brought each file.
+func occurrences(p *inventory.Package) *[]cdx.EvidenceOccurrence {
+	var out []cdx.EvidenceOccurrence
+	for _, l := range p.AllLocations() {
+		o := cdx.EvidenceOccurrence{Location: l.Path}
+		if l.Layer != "" {
+			o.AdditionalContext = "layer " + strconv.Itoa(l.LayerIndex) + " " + l.Layer
+		}
+		out = append(out, o)
+	}
+	return &out
 }
 
 // contentUUID derives a version-5-style UUID from the report's identity,

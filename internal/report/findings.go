@@ -280,3 +280,13 @@ func truncateRunes(s string, n int) string {
 	}
 	return string([]rune(s)[:n-1]) + "…"
 }
+
+// locationPaths lists every path a finding's package was found at, the
+// primary one first, separated by ", ".
+func locationPaths(p *finding.Package) string {
+	var paths []string
+	for _, l := range p.AllLocations() {
+		paths = append(paths, l.Path)
+	}
+	return strings.Join(paths, ", ")
+}

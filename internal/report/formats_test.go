@@ -146,15 +146,20 @@ func TestSARIFGitHub(t *testing.T) {
 		if res.RuleID != f.ID || rules[res.RuleIndex].ID != res.RuleID {
 			t.Errorf("result %d: rule %s index %d, finding %s", i, res.RuleID, res.RuleIndex, f.ID)
 		}
-		if len(res.Locations) != 1 {
-			t.Fatalf("result %d: %d locations", i, len(res.Locations))
+		// One location per place the package was found, the primary
+		// one first (GitHub shows the first).
+		locs := f.Package.AllLocations()
+		if len(res.Locations) != len(locs) {
+			t.Fatalf("result %d: %d locations, want %d", i, len(res.Locations), len(locs))
 		}
-		uri := res.Locations[0].PhysicalLocation.ArtifactLocation.URI
-		if want := strings.TrimPrefix(f.Package.Path, "/"); uri != want {
-			t.Errorf("%s: uri %q, want %q", f.ID, uri, want)
-		}
-		if res.Locations[0].PhysicalLocation.Region.StartLine != 1 {
-			t.Errorf("%s: region does not start at line 1", f.ID)
+		for j, l := range locs {
+			uri := res.Locations[j].PhysicalLocation.ArtifactLocation.URI
+			if want := strings.TrimPrefix(l.Path, "/"); uri != want {
+				t.Errorf("%s: location %d: uri %q, want %q", f.ID, j, uri, want)
+			}
+			if res.Locations[j].PhysicalLocation.Region.StartLine != 1 {
+				t.Errorf("%s: location %d: region does not start at line 1", f.ID, j)
+			}
 		}
 		if res.Message.Text == "" || res.PartialFingerprints["drydockFinding/v1"] == "" {
 			t.Errorf("%s: no message or fingerprint", f.ID)
@@ -233,9 +238,19 @@ func TestSARIFHostile(t *testing.T) {
 
 // --- CycloneDX --------------------------------------------------------------
 
+// cdxComponent is what the tests read of a CycloneDX component.
+type cdxComponent struct {
+	PURL     string `json:"purl"`
+	Evidence *struct {
+		Occurrences []struct {
+			Location string `json:"location"`
+		} `json:"occurrences"`
+	} `json:"evidence"`
+}
+
 type cdxDoc struct {
-	SerialNumber string            `json:"serialNumber"`
-	Components   []json.RawMessage `json:"components"`
+	SerialNumber string         `json:"serialNumber"`
+	Components   []cdxComponent `json:"components"`
 	Vulns        []struct {
 		ID      string `json:"id"`
 		Ratings []struct {
@@ -276,10 +291,25 @@ func TestCycloneDXVulnerabilities(t *testing.T) {
 		byID[v.ID] = i
 	}
 	hb := bom.Vulns[byID["CVE-2021-23369"]]
-	// handlebars is found twice (node_modules, then the lock file); the
-	// finding is the lock file's, the second component of that purl.
-	if len(hb.Affects) != 1 || hb.Affects[0].Ref != "pkg:npm/handlebars@4.7.6#1" {
-		t.Errorf("handlebars affects %+v, want pkg:npm/handlebars@4.7.6#1", hb.Affects)
+	// handlebars is found twice in one project (node_modules and the lock
+	// file): one component, which the finding affects.
+	if len(hb.Affects) != 1 || hb.Affects[0].Ref != "pkg:npm/handlebars@4.7.6" {
+		t.Errorf("handlebars affects %+v, want pkg:npm/handlebars@4.7.6", hb.Affects)
+	}
+	var hbComps []cdxComponent
+	for _, c := range bom.Components {
+		if c.PURL == "pkg:npm/handlebars@4.7.6" {
+			hbComps = append(hbComps, c)
+		}
+	}
+	var where []string
+	if len(hbComps) == 1 && hbComps[0].Evidence != nil {
+		for _, o := range hbComps[0].Evidence.Occurrences {
+			where = append(where, o.Location)
+		}
+	}
+	if want := []string{"/app/node/node_modules/handlebars/package.json", "/app/node/package-lock.json"}; len(hbComps) != 1 || !slices.Equal(where, want) {
+		t.Errorf("handlebars: %d components, occurrences %q; want one component found at %q", len(hbComps), where, want)
 	}
 	if v := hb.Affects[0].Versions; len(v) != 2 || v[0] != (struct {
 		Version string `json:"version"`

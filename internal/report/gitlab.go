@@ -261,7 +261,7 @@ func gitlabVulnOf(r *Report, f *finding.Finding, osName string) gitlabVuln {
 	}
 	details := map[string]any{
 		"status": gitlabText{Name: "Fix status", Type: "text", Value: statusText(f)},
-		"path":   gitlabText{Name: "Found in", Type: "text", Value: f.Package.Path},
+		"path":   gitlabText{Name: "Found in", Type: "text", Value: locationPaths(&f.Package)},
 		"purl":   gitlabText{Name: "Package URL", Type: "text", Value: f.Package.PURL},
 	}
 	if f.Package.Layer != "" {

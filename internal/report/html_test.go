@@ -181,7 +181,7 @@ func TestHTMLFacts(t *testing.T) {
 		`<dt>OS</dt><dd>Debian GNU/Linux 12 (bookworm), version 12.15</dd>`,
 		`<dt>Created</dt><dd>2026-11-22T06:04:35Z</dd>`,
 		`<dt>Layers</dt><dd>4</dd>`,
-		`<dt>Packages</dt><dd>310</dd>`,
+		fmt.Sprintf(`<dt>Packages</dt><dd>%d</dd>`, len(r.Packages)),
 		`<dt>Age</dt><dd>30 h</dd>`,
 		`<tr><td>osv/Go</td><td>2026-11-22T05:58:31Z</td><td class="num">4291</td></tr>`,
 		`<dt>Duration</dt><dd>1.834 s</dd>`,
@@ -193,12 +193,23 @@ func TestHTMLFacts(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
-	inv := string(writeHTML(t, htmlInventoryReport(t)))
+	ir := htmlInventoryReport(t)
+	inv := string(writeHTML(t, ir))
+	perType := map[string]int{}
+	largest := ""
+	for _, p := range ir.Packages {
+		perType[p.Type]++
+		if perType[p.Type] > perType[largest] {
+			largest = p.Type
+		}
+	}
 	for _, want := range []string{
 		`<strong>NO GATE</strong>`,
 		`No vulnerability database was used`,
-		`<span class="count" data-count>310 packages</span>`,
-		`<text class="label" x="0" y="18">npm</text>`, // the largest type comes first
+		fmt.Sprintf(`<span class="count" data-count>%d packages</span>`, len(ir.Packages)),
+		`<text class="label" x="0" y="18">` + largest + `</text>`, // the largest type comes first
+		// One row per package, its other locations under its path.
+		`<td class="path">/app/node/node_modules/handlebars/package.json<div class="sub">/app/node/package-lock.json</div></td>`,
 	} {
 		if !strings.Contains(inv, want) {
 			t.Errorf("inventory page lacks %q", want)
@@ -550,6 +561,12 @@ func TestHTMLBrowser(t *testing.T) {
 	}
 	if got := str(`document.title`); !strings.Contains(got, "debian12-app") {
 		t.Errorf("title %q", got)
+	}
+	// A package found in several places lists them all, the installed
+	// copy first.
+	found := str(`[...document.querySelectorAll('#findings tbody tr.detail:not([hidden])')].map(d => d.textContent).find(s => s.includes('pkg:npm/handlebars@4.7.6')) || ''`)
+	if i, j := strings.Index(found, "/app/node/node_modules/handlebars/package.json, layer 2"), strings.Index(found, "/app/node/package-lock.json, layer 2"); i < 0 || j < i {
+		t.Errorf("handlebars details do not list its two locations, the installed one first: %q", found)
 	}
 	eval(`document.querySelectorAll('#findings tr.detail').forEach(d => d.hidden = true), 0`)
 

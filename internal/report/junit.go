@@ -164,7 +164,7 @@ func junitDetails(f *finding.Finding) string {
 	if f.SeveritySource != "" {
 		fmt.Fprintf(&b, " (%s)", f.SeveritySource)
 	}
-	fmt.Fprintf(&b, "\nPackage: %s %s (%s)\nPath: %s\nStatus: %s\n", f.Package.Name, f.Package.Version, f.Package.Type, f.Package.Path, statusText(f))
+	fmt.Fprintf(&b, "\nPackage: %s %s (%s)\nPath: %s\nStatus: %s\n", f.Package.Name, f.Package.Version, f.Package.Type, locationPaths(&f.Package), statusText(f))
 	if f.KEV != nil {
 		fmt.Fprintf(&b, "Known exploited (CISA KEV) since %s\n", f.KEV.DateAdded)
 	}

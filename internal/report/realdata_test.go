@@ -242,6 +242,19 @@ func TestGoldenRealData(t *testing.T) {
 		})
 	}
 
+	// The table at a narrow, the default and a wide terminal.
+	for _, width := range []int{80, 120, 200} {
+		t.Run(fmt.Sprintf("table/%d", width), func(t *testing.T) {
+			got := render(t, "table", &r, report.Options{Width: width})
+			if width != 120 { // 120 is the default, the golden file above
+				compareGolden(t, filepath.Join("testdata", "golden", fmt.Sprintf("debian12-app-matched.w%d.txt", width)), got)
+			}
+			// Go pseudo-versions (34 characters) in two columns keep some
+			// rows from fitting on one line below 200 columns.
+			checkTableLayout(t, &r, string(got), width, width >= 200)
+		})
+	}
+
 	t.Run("suppressed/json", func(t *testing.T) {
 		var doc struct {
 			Vulnerabilities []finding.Finding `json:"vulnerabilities"`

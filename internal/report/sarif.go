@@ -295,18 +295,24 @@ func sarifResultOf(f *finding.Finding, rule int) sarifResult {
 	if f.Title != "" {
 		msg += " " + f.Title
 	}
-	res := sarifResult{
-		RuleID:    f.ID,
-		RuleIndex: rule,
-		Level:     sarifLevel(sev),
-		Message:   sarifText{Text: msg},
-		Locations: []sarifLocation{{
+	// One location per place the package was found, the primary one
+	// first (GitHub shows the first).
+	var locs []sarifLocation
+	for _, l := range f.Package.AllLocations() {
+		locs = append(locs, sarifLocation{
 			PhysicalLocation: sarifPhysical{
-				ArtifactLocation: sarifArtifact{URI: imageURI(f.Package.Path)},
+				ArtifactLocation: sarifArtifact{URI: imageURI(l.Path)},
 				Region:           sarifRegion{StartLine: 1},
 			},
 			LogicalLocations: []sarifLogical{{Name: f.Package.Name, FullyQualifiedName: f.Package.PURL, Kind: "package"}},
-		}},
+		})
+	}
+	res := sarifResult{
+		RuleID:              f.ID,
+		RuleIndex:           rule,
+		Level:               sarifLevel(sev),
+		Message:             sarifText{Text: msg},
+		Locations:           locs,
 		PartialFingerprints: map[string]string{sarifFingerprint: findingFingerprint(f)},
 		Properties: sarifResultProps{
 			PURL: f.Package.PURL, InstalledVersion: f.Package.Version, FixedVersions: f.FixedVersions,

@@ -12,6 +12,8 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
+
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 // WriteSPDX writes an SPDX 2.3 JSON document.
@@ -73,7 +75,8 @@ func SPDXDocument(r *Report) *spdx.Document {
 			RefA: common.MakeDocElementID("", "Image"), RefB: common.MakeDocElementID("", "OperatingSystem"), Relationship: "CONTAINS",
 		})
 	}
-	for i, p := range r.Packages {
+	for i := range r.Packages {
+		p := &r.Packages[i]
 		id := common.ElementID(fmt.Sprintf("Package-%d-%s", i+1, spdxIDUnsafe.ReplaceAllString(p.Type+"-"+p.Name, "-")))
 		sp := &spdx.Package{
 			PackageName:             p.Name,
@@ -85,7 +88,7 @@ func SPDXDocument(r *Report) *spdx.Document {
 			PackageLicenseConcluded: "NOASSERTION",
 			PackageLicenseDeclared:  "NOASSERTION",
 			PackageCopyrightText:    "NOASSERTION",
-			PackageSourceInfo:       sourceInfo(p.Path, p.Layer),
+			PackageSourceInfo:       sourceInfo(p),
 			PackageExternalReferences: []*spdx.PackageExternalReference{{
 				Category: "PACKAGE-MANAGER", RefType: "purl", Locator: p.PURL,
 			}},
@@ -93,13 +96,18 @@ func SPDXDocument(r *Report) *spdx.Document {
 		if len(p.Licenses) > 0 {
 			sp.PackageLicenseComments = "declared by the package: " + strings.Join(p.Licenses, "; ")
 		}
-		if p.Layer != "" {
-			sp.Annotations = []spdx.Annotation{{
+		// One annotation per location, the primary one first.
+		for _, l := range p.AllLocations() {
+			comment := "path " + l.Path
+			if l.Layer != "" {
+				comment = "layer " + strconv.Itoa(l.LayerIndex) + " " + l.Layer + "; " + comment
+			}
+			sp.Annotations = append(sp.Annotations, spdx.Annotation{
 				Annotator:         common.Annotator{AnnotatorType: "Tool", Annotator: r.Tool.Name + "-" + r.Tool.Version},
 				AnnotationDate:    doc.CreationInfo.Created,
 				AnnotationType:    "OTHER",
-				AnnotationComment: "layer " + strconv.Itoa(p.LayerIndex) + " " + p.Layer + "; path " + p.Path,
-			}}
+				AnnotationComment: comment,
+			})
 		}
 		doc.Packages = append(doc.Packages, sp)
 		doc.Relationships = append(doc.Relationships, &spdx.Relationship{
@@ -109,12 +117,18 @@ func SPDXDocument(r *Report) *spdx.Document {
 	return doc
 }
 
-func sourceInfo(path, layer string) string {
-	s := "found at " + path
-	if layer != "" {
-		s += " in layer " + layer
+// sourceInfo says where the package was found: every location, the
+// primary one first.
+func sourceInfo(p *inventory.Package) string {
+	var parts []string
+	for _, l := range p.AllLocations() {
+		s := l.Path
+		if l.Layer != "" {
+			s += " in layer " + l.Layer
+		}
+		parts = append(parts, s)
 	}
-	return s
+	return "found at " + strings.Join(parts, "; ")
 }
 
 func creationTime(r *Report) string {

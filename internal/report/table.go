@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,24 +19,28 @@ const defaultWidth = 120
 
 // ANSI SGR sequences of the table.
 const (
-	sgrReset    = "\x1b[0m"
-	sgrBold     = "\x1b[1m"
-	sgrDim      = "\x1b[2m"
-	sgrRed      = "\x1b[31m"
-	sgrBoldRed  = "\x1b[1;31m"
-	sgrYellow   = "\x1b[33m"
-	sgrBlue     = "\x1b[34m"
-	sgrGreen    = "\x1b[32m"
-	sgrBoldMag  = "\x1b[1;35m"
-	columnGap   = "  "
+	sgrReset   = "\x1b[0m"
+	sgrBold    = "\x1b[1m"
+	sgrDim     = "\x1b[2m"
+	sgrRed     = "\x1b[31m"
+	sgrBoldRed = "\x1b[1;31m"
+	sgrYellow  = "\x1b[33m"
+	sgrBlue    = "\x1b[34m"
+	sgrGreen   = "\x1b[32m"
+	sgrBoldMag = "\x1b[1;35m"
+	columnGap  = "  "
+	// minTitleCol is the title width the other columns make room for.
 	minTitleCol = 16
 )
 
 // WriteTable writes the human-readable report. With findings (a database
 // was used): a summary with counts per severity and the gate's verdict,
-// then one table per target (OS packages, then each lock file or binary)
-// with package, installed version, vulnerability, severity and its source,
-// fix status and title, wrapped to Options.Width. Without a database: the
+// then one table per target (OS packages, then each project, environment,
+// binary or archive) with package, installed version, vulnerability,
+// severity and its source, fix status and title, fitted to Options.Width:
+// one line per finding where the columns fit, the title cut with an
+// ellipsis, other cells wrapped only between words (see columnWidths).
+// Without a database: the
 // package list. Options.Color adds ANSI colour. Text from the image or the
 // database is stripped of control characters, so a hostile package name
 // cannot drive the terminal.
@@ -64,8 +69,15 @@ func writePackageTable(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "\n%d packages\n\n", len(r.Packages))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tNAME\tVERSION\tLAYER\tPATH")
-	for _, p := range r.Packages {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, termSafe(p.Path))
+	for i := range r.Packages {
+		p := &r.Packages[i]
+		where := termSafe(p.Path)
+		if n := len(p.Locations); n > 1 {
+			// The other places (the project's lock file) are in every
+			// other format; the table names how many there are.
+			where += fmt.Sprintf(" (+%d more)", n-1)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, where)
 	}
 	_ = tw.Flush() // the bufio.Writer underneath reports write errors
 }
@@ -235,22 +247,29 @@ func hoursOld(h int) string {
 	}
 }
 
-// tableColumn is one column: its heading, the widths it may take and
-// where its text may wrap besides spaces.
+// tableColumn is one column: its heading, and where a word too long for
+// it may wrap. The title column never wraps: it is cut to its width with
+// an ellipsis (the full title is in the JSON and HTML reports).
 type tableColumn struct {
-	title    string
-	min, max int
-	breaks   string
+	title  string
+	breaks string
 }
 
 var findingColumns = []tableColumn{
-	{"PACKAGE", 8, 30, "/-"},
-	{"INSTALLED", 7, 22, ""},
-	{"VULNERABILITY", 10, 19, ""},
-	{"SEVERITY", 8, 16, ""},
-	{"FIXED IN", 8, 22, ","},
-	{"TITLE", minTitleCol, 0, "/-,"},
+	{"PACKAGE", "/-"},
+	{"INSTALLED", "-"},
+	{"VULNERABILITY", ""},
+	{"SEVERITY", ""},
+	{"FIXED IN", ",-"},
+	{"TITLE", ""},
 }
+
+// titleCol is the index of the title column, the last one.
+var titleCol = len(findingColumns) - 1
+
+// minTitle is the narrowest title column worth showing; below it the
+// table has no title column.
+const minTitle = 8
 
 func findingCells(f *finding.Finding) []string {
 	sev := string(normSev(f.Severity))
@@ -285,47 +304,128 @@ func findingCells(f *finding.Finding) []string {
 	return cells
 }
 
-// columnWidths fits the columns into width: every column but the title
-// takes its natural width up to its maximum; the title takes the rest, at
-// least a sixth of the width. When it would get less, the widest other
-// columns give way, down to their minimums.
+// columnWidths fits the columns into width, keeping as many findings as
+// possible on one line. Every column but the title takes its natural
+// width (its longest cell) and the title the rest, cut
+// with an ellipsis. When they do not fit, the other columns give way one
+// character at a time, each time the one whose narrowing adds the fewest
+// lines to the table, never below their longest word (nothing is split
+// inside a word) nor their heading: far enough to leave the title
+// minTitleCol when that costs no more lines than leaving no title, else
+// only as far as the width needs, the title getting what is left. A title
+// column narrower than minTitle is left out (width 0).
 func columnWidths(rows [][]string, width int) []int {
 	n := len(findingColumns)
-	ws := make([]int, n)
+	nat := make([]int, n)
+	floor := make([]int, n)
 	for i, c := range findingColumns {
-		ws[i] = utf8.RuneCountInString(c.title)
+		nat[i] = utf8.RuneCountInString(c.title)
+		floor[i] = nat[i]
 	}
 	for _, row := range rows {
 		for i, cell := range row {
-			ws[i] = max(ws[i], utf8.RuneCountInString(cell))
-		}
-	}
-	natTitle := ws[n-1]
-	for i, c := range findingColumns[:n-1] {
-		ws[i] = min(ws[i], c.max)
-	}
-	rest := func() int {
-		s := width - len(columnGap)*(n-1)
-		for _, w := range ws[:n-1] {
-			s -= w
-		}
-		return s
-	}
-	minTitle := max(minTitleCol, width/6)
-	for rest() < min(minTitle, natTitle) {
-		widest := -1
-		for i, c := range findingColumns[:n-1] {
-			if ws[i] > c.min && (widest < 0 || ws[i] > ws[widest]) {
-				widest = i
+			nat[i] = max(nat[i], utf8.RuneCountInString(cell))
+			if i != titleCol {
+				floor[i] = max(floor[i], longestWord(cell, findingColumns[i].breaks))
 			}
 		}
-		if widest < 0 {
-			break
-		}
-		ws[widest]--
 	}
-	ws[n-1] = max(min(natTitle, rest()), minTitleCol)
+	l := &layout{rows: rows, floor: floor, memo: map[cellWidth]int{}}
+	gaps := len(columnGap) * titleCol
+	// Without a title, the columns give way only as far as the width
+	// needs; a title column of minTitleCol is taken when it costs no line.
+	bare := slices.Clone(nat)
+	l.shrink(bare, width-gaps+len(columnGap))
+	titled := slices.Clone(nat)
+	l.shrink(titled, width-gaps-min(minTitleCol, nat[titleCol]))
+	ws := bare
+	if width-gaps-sum(titled[:titleCol]) >= min(minTitleCol, nat[titleCol]) && l.height(titled) <= l.height(bare) {
+		ws = titled
+	}
+	ws[titleCol] = min(nat[titleCol], width-gaps-sum(ws[:titleCol]))
+	if ws[titleCol] < minTitle {
+		ws[titleCol] = 0
+	}
 	return ws
+}
+
+// layout narrows a table's columns.
+type layout struct {
+	rows  [][]string
+	floor []int
+	memo  map[cellWidth]int // lines a cell takes at a width
+}
+
+type cellWidth struct {
+	col   int
+	cell  string
+	width int
+}
+
+// lines is how many lines a cell of column col takes at width.
+func (l *layout) lines(col int, cell string, width int) int {
+	k := cellWidth{col, cell, width}
+	n, ok := l.memo[k]
+	if !ok {
+		n = len(wrapAt(cell, width, findingColumns[col].breaks))
+		l.memo[k] = n
+	}
+	return n
+}
+
+// height is the table's height in lines at the widths ws, title aside
+// (it is one line).
+func (l *layout) height(ws []int) int {
+	total := 0
+	for _, row := range l.rows {
+		h := 1
+		for i := range ws[:titleCol] {
+			h = max(h, l.lines(i, row[i], ws[i]))
+		}
+		total += h
+	}
+	return total
+}
+
+// shrink narrows the columns but the title until they fit in limit, each
+// step the column whose narrowing adds the fewest lines (the widest on a
+// tie), none below its floor.
+func (l *layout) shrink(ws []int, limit int) {
+	for sum(ws[:titleCol]) > limit {
+		best, bestHeight := -1, 0
+		for i := range ws[:titleCol] {
+			if ws[i] <= l.floor[i] {
+				continue
+			}
+			ws[i]--
+			h := l.height(ws)
+			ws[i]++
+			if best < 0 || h < bestHeight || (h == bestHeight && ws[i] > ws[best]) {
+				best, bestHeight = i, h
+			}
+		}
+		if best < 0 {
+			return
+		}
+		ws[best]--
+	}
+}
+
+func sum(xs []int) int {
+	t := 0
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+// longestWord is the length of s's longest part that wrapAt cannot break.
+func longestWord(s, breaks string) int {
+	longest := 0
+	for _, seg := range segments(s, breaks) {
+		longest = max(longest, utf8.RuneCountInString(strings.TrimRight(seg, " ")))
+	}
+	return longest
 }
 
 func writeFindingRows(w io.Writer, fs []finding.Finding, width int, p painter) {
@@ -354,33 +454,43 @@ func writeFindingRows(w io.Writer, fs []finding.Finding, width int, p painter) {
 	}
 }
 
-// writeRow writes one table row, wrapping each cell to its column; the
-// row is as many lines high as its tallest cell.
+// writeRow writes one table row, wrapping each cell but the title to its
+// column (the title is cut to one line); the row is as many lines high as
+// its tallest cell. A column of width 0 is left out.
 func writeRow(w io.Writer, cells []string, ws []int, style func(col int) string, p painter) {
 	lines := make([][]string, len(cells))
 	height := 1
+	var cols []int
 	for i, c := range cells {
-		lines[i] = wrapAt(c, ws[i], findingColumns[i].breaks)
+		if ws[i] == 0 {
+			continue
+		}
+		cols = append(cols, i)
+		if i == titleCol {
+			lines[i] = []string{ellipsize(c, ws[i])}
+		} else {
+			lines[i] = wrapAt(c, ws[i], findingColumns[i].breaks)
+		}
 		height = max(height, len(lines[i]))
 	}
 	for l := range height {
 		var b strings.Builder
 		// Trailing empty cells are not padded, so lines carry no trailing
 		// blanks.
-		last := len(cells) - 1
-		for last > 0 && l >= len(lines[last]) {
+		last := len(cols) - 1
+		for last > 0 && (l >= len(lines[cols[last]]) || lines[cols[last]][l] == "") {
 			last--
 		}
-		for i := 0; i <= last; i++ {
+		for k, i := range cols[:last+1] {
 			text := ""
 			if l < len(lines[i]) {
 				text = lines[i][l]
 			}
-			if i > 0 {
+			if k > 0 {
 				b.WriteString(columnGap)
 			}
 			b.WriteString(p.paint(style(i), text))
-			if i < last {
+			if k < last {
 				b.WriteString(strings.Repeat(" ", ws[i]-utf8.RuneCountInString(text)))
 			}
 		}
@@ -388,13 +498,33 @@ func writeRow(w io.Writer, cells []string, ws []int, style func(col int) string,
 	}
 }
 
+// ellipsize cuts s to at most width runes, ending in "…" when it was cut:
+// after the last word that fits when that keeps most of the line, else in
+// the middle of a word.
+func ellipsize(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	if width <= 1 {
+		return "…"
+	}
+	cut := width - 1
+	if sp := strings.LastIndexByte(string(r[:cut+1]), ' '); sp >= 0 {
+		if words := utf8.RuneCountInString(string(r[:cut+1])[:sp]); words >= cut*2/3 {
+			cut = words
+		}
+	}
+	return strings.TrimRight(string(r[:cut]), " ") + "…"
+}
+
 // wrapText breaks s into lines of at most width runes at spaces, and
-// after '/', '-' and ','.
+// words longer than a line after '/', '-' and ','.
 func wrapText(s string, width int) []string { return wrapAt(s, width, "/-,") }
 
-// wrapAt breaks s into lines of at most width runes: at spaces, after any
-// rune of breaks, and inside a word only when the word alone is longer
-// than a line.
+// wrapAt breaks s into lines of at most width runes at spaces. A word
+// longer than a line is broken after runes of breaks ('/', '-', …), and
+// inside a part only when that part alone is longer than a line.
 func wrapAt(s string, width int, breaks string) []string {
 	if width <= 0 {
 		width = 1
@@ -403,29 +533,43 @@ func wrapAt(s string, width int, breaks string) []string {
 		return []string{s}
 	}
 	var lines []string
-	var line []rune
+	var line strings.Builder
+	n := 0 // runes in line
 	flush := func() {
-		lines = append(lines, strings.TrimRight(string(line), " "))
-		line = line[:0]
+		lines = append(lines, line.String())
+		line.Reset()
+		n = 0
 	}
-	for _, seg := range segments(s, breaks) {
-		rs := []rune(seg)
-		visible := utf8.RuneCountInString(strings.TrimRight(seg, " "))
-		if len(line)+visible <= width {
-			line = append(line, rs...)
+	for _, word := range strings.Fields(s) {
+		wl := utf8.RuneCountInString(word)
+		switch {
+		case n > 0 && n+1+wl <= width:
+			line.WriteByte(' ')
+			line.WriteString(word)
+			n += 1 + wl
 			continue
-		}
-		if len(line) > 0 {
+		case n > 0:
 			flush()
 		}
-		rs = []rune(strings.TrimLeft(seg, " "))
-		for utf8.RuneCountInString(strings.TrimRight(string(rs), " ")) > width {
-			lines = append(lines, string(rs[:width]))
-			rs = rs[width:]
+		if wl <= width {
+			line.WriteString(word)
+			n = wl
+			continue
 		}
-		line = append(line, rs...)
+		for _, part := range segments(word, breaks) {
+			rs := []rune(part)
+			if n > 0 && n+len(rs) > width {
+				flush()
+			}
+			for len(rs) > width {
+				lines = append(lines, string(rs[:width]))
+				rs = rs[width:]
+			}
+			line.WriteString(string(rs))
+			n += len(rs)
+		}
 	}
-	if strings.TrimSpace(string(line)) != "" || len(lines) == 0 {
+	if n > 0 || len(lines) == 0 {
 		flush()
 	}
 	return lines

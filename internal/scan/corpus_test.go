@@ -1,10 +1,12 @@
 package scan_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
 	"github.com/drydockscan/drydock/internal/analyze/analyzetest"
 	"github.com/drydockscan/drydock/internal/inventory"
+	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/scan"
 	"github.com/drydockscan/drydock/internal/source"
 )
@@ -73,12 +76,8 @@ type truth struct {
 			Dev     bool   `json:"dev"`
 		} `json:"packages"`
 	} `json:"npm_lockfiles"`
-	NPMInstalled []struct {
-		Name    string `json:"name"`
-		Path    string `json:"path"`
-		Version string `json:"version"`
-	} `json:"npm_installed_package_json"`
-	Python []struct {
+	NPMInstalled []npmInstalled `json:"npm_installed_package_json"`
+	Python       []struct {
 		Name        string `json:"name"`
 		Version     string `json:"version"`
 		Path        string `json:"path"`
@@ -109,6 +108,12 @@ type truth struct {
 			} `json:"npm_packages_only_in_deleted_layers"`
 		} `json:"expected_final_state"`
 	} `json:"build_facts"`
+}
+
+type npmInstalled struct {
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	Version string `json:"version"`
 }
 
 // variant is one way of reading one image.
@@ -216,6 +221,7 @@ func TestCorpus(t *testing.T) {
 			tr := loadTruth(t, v.truth)
 			img, res := scanTarget(t, v.target, v.platform)
 			checkInventory(t, tr, &res.Inventory)
+			checkSBOMs(t, &res.Inventory)
 			key := v.image + "@" + v.platform
 			if seen[key] == nil {
 				seen[key] = map[string][]inventory.Package{}
@@ -249,6 +255,115 @@ func TestCorpus(t *testing.T) {
 		}
 		t.Logf("%s: %d formats agree (%s)", key, len(formats), strings.Join(formats, ", "))
 	}
+}
+
+// checkSBOMs writes the inventory as CycloneDX and SPDX documents and
+// checks that every package is one component with its locations, and that
+// no two components have the same purl and locations in the same project
+// (inventory.Scope of the purl's type and each location): the same package
+// found in several places of one project is one component.
+func checkSBOMs(t *testing.T, inv *inventory.Inventory) {
+	t.Helper()
+	r := report.New(report.Tool{Name: "drydock", Version: "test"}, report.Target{Ref: "corpus", Kind: "oci"}, inv)
+	render := func(w report.Writer) []byte {
+		var buf bytes.Buffer
+		if err := w(&buf, r, report.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+
+	// component is one package as an SBOM lists it.
+	type component struct {
+		purl      string
+		locations []string
+	}
+	check := func(format string, comps []component) {
+		t.Helper()
+		if len(comps) != len(inv.Packages) {
+			t.Errorf("%s: %d package components for %d packages", format, len(comps), len(inv.Packages))
+		}
+		owner := map[string]int{} // purl + project → component
+		for i, c := range comps {
+			if len(c.locations) == 0 {
+				t.Errorf("%s: component %s has no location", format, c.purl)
+			}
+			typ, _, _ := strings.Cut(strings.TrimPrefix(c.purl, "pkg:"), "/")
+			projects := map[string]bool{}
+			for _, l := range c.locations {
+				projects[inventory.Scope(typ, l)] = true
+			}
+			for p := range projects {
+				k := c.purl + " in " + p
+				if j, ok := owner[k]; ok {
+					t.Errorf("%s: components %d %q and %d %q are both %s", format, j, comps[j].locations, i, c.locations, k)
+				}
+				owner[k] = i
+			}
+		}
+	}
+
+	var bom struct {
+		Components []struct {
+			Type     string `json:"type"`
+			PURL     string `json:"purl"`
+			Evidence struct {
+				Occurrences []struct {
+					Location string `json:"location"`
+				} `json:"occurrences"`
+			} `json:"evidence"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(render(report.WriteCycloneDX), &bom); err != nil {
+		t.Fatal(err)
+	}
+	var comps []component
+	for _, c := range bom.Components {
+		if c.Type == "operating-system" {
+			continue
+		}
+		comp := component{purl: c.PURL}
+		for _, o := range c.Evidence.Occurrences {
+			comp.locations = append(comp.locations, o.Location)
+		}
+		comps = append(comps, comp)
+	}
+	check("CycloneDX", comps)
+
+	var doc struct {
+		Packages []struct {
+			PrimaryPackagePurpose string `json:"primaryPackagePurpose"`
+			ExternalRefs          []struct {
+				ReferenceType    string `json:"referenceType"`
+				ReferenceLocator string `json:"referenceLocator"`
+			} `json:"externalRefs"`
+			Annotations []struct {
+				Comment string `json:"comment"`
+			} `json:"annotations"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(render(report.WriteSPDX), &doc); err != nil {
+		t.Fatal(err)
+	}
+	comps = nil
+	for _, p := range doc.Packages {
+		if p.PrimaryPackagePurpose != "LIBRARY" {
+			continue // the image and the operating system
+		}
+		var comp component
+		for _, ref := range p.ExternalRefs {
+			if ref.ReferenceType == "purl" {
+				comp.purl = ref.ReferenceLocator
+			}
+		}
+		for _, a := range p.Annotations {
+			if _, where, ok := strings.Cut(a.Comment, "path "); ok {
+				comp.locations = append(comp.locations, where)
+			}
+		}
+		comps = append(comps, comp)
+	}
+	check("SPDX", comps)
 }
 
 func comparable(pkgs []inventory.Package) []inventory.Package {
@@ -368,24 +483,47 @@ func checkInventory(t *testing.T, tr *truth, inv *inventory.Inventory) {
 		}
 	}
 
-	// npm lock files and installed package.json files.
-	for _, l := range tr.NPMLockfiles {
-		for _, w := range l.Packages {
-			p := find(func(p *inventory.Package) bool {
-				return p.Type == inventory.TypeNPM && p.Path == l.Lockfile && p.Name == w.Name && p.Version == w.Version
-			})
-			if p == nil {
-				t.Errorf("npm %s %s from %s not found", w.Name, w.Version, l.Lockfile)
-			} else if p.Dev != w.Dev {
-				t.Errorf("npm %s %s from %s: dev %v, want %v", w.Name, w.Version, l.Lockfile, p.Dev, w.Dev)
-			}
-		}
+	// npm: every installed package.json is a location of a package of
+	// that name and version. A lock file entry is a location of the
+	// package installed in the lock file's project, with the lock file's
+	// development flag (development in every entry of that name and
+	// version); in an image an entry nothing installed is not reported.
+	foundAt := func(p *inventory.Package, path string) bool {
+		return slices.ContainsFunc(p.AllLocations(), func(l inventory.Location) bool { return l.Path == path })
 	}
 	for _, w := range tr.NPMInstalled {
 		if p := find(func(p *inventory.Package) bool {
-			return p.Type == inventory.TypeNPM && p.Path == w.Path && p.Name == w.Name && p.Version == w.Version
+			return p.Type == inventory.TypeNPM && p.Name == w.Name && p.Version == w.Version && foundAt(p, w.Path)
 		}); p == nil {
 			t.Errorf("installed npm %s %s at %s not found", w.Name, w.Version, w.Path)
+		}
+	}
+	for _, l := range tr.NPMLockfiles {
+		project := path.Dir(l.Lockfile)
+		dev := map[string]bool{}
+		for _, w := range l.Packages {
+			k := w.Name + "@" + w.Version
+			if d, ok := dev[k]; ok {
+				dev[k] = d && w.Dev
+			} else {
+				dev[k] = w.Dev
+			}
+		}
+		for _, w := range l.Packages {
+			installed := slices.ContainsFunc(tr.NPMInstalled, func(i npmInstalled) bool {
+				return i.Name == w.Name && i.Version == w.Version && strings.HasPrefix(i.Path, project+"/node_modules/")
+			})
+			p := find(func(p *inventory.Package) bool {
+				return p.Type == inventory.TypeNPM && p.Name == w.Name && p.Version == w.Version && foundAt(p, l.Lockfile)
+			})
+			switch {
+			case installed && p == nil:
+				t.Errorf("npm %s %s from %s not found", w.Name, w.Version, l.Lockfile)
+			case !installed && p != nil:
+				t.Errorf("npm %s %s from %s is not installed but reported", w.Name, w.Version, l.Lockfile)
+			case p != nil && p.Dev != dev[w.Name+"@"+w.Version]:
+				t.Errorf("npm %s %s from %s: dev %v, want %v", w.Name, w.Version, l.Lockfile, p.Dev, w.Dev)
+			}
 		}
 	}
 

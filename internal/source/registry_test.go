@@ -160,8 +160,8 @@ func TestRegistryHtpasswd(t *testing.T) {
 
 	// Anonymous: refused.
 	_, err := source.Open(context.Background(), ref, source.Options{Transport: trusted, Keychain: authn.NewMultiKeychain()})
-	if err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
-		t.Errorf("anonymous: error %v, want UNAUTHORIZED", err)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401") {
+		t.Errorf("anonymous: error %v, want HTTP 401", err)
 	}
 	// Wrong password: refused, and the password is not in the error.
 	_, err = source.Open(context.Background(), ref, source.Options{Transport: trusted, Username: "scanner", Password: "wrong-pass"})

@@ -31,10 +31,10 @@ func For(mode analyze.Mode) []analyze.Analyzer {
 		rust.New(),
 		java.New(),
 		dotnet.New(),
-		npm.New(),
+		npm.New(mode),
 		python.New(),
-		ruby.New(),
-		php.New(),
+		ruby.New(mode),
+		php.New(mode),
 	}
 	if mode == analyze.ModeFS {
 		list = append(list,

@@ -40,8 +40,9 @@ func New() *Analyzer { return &Analyzer{} }
 // Name implements analyze.Analyzer.
 func (*Analyzer) Name() string { return "gomod" }
 
-// Version implements analyze.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks its packages as
+// declared.
+func (*Analyzer) Version() int { return 2 }
 
 // Required implements analyze.Analyzer.
 func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
@@ -60,6 +61,9 @@ func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, e
 	}
 	if len(pkgs) == 0 {
 		return nil, nil
+	}
+	for i := range pkgs {
+		pkgs[i].Declared = true
 	}
 	return &analyze.Result{Packages: pkgs}, nil
 }

@@ -92,7 +92,7 @@ func FuzzRequired(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	a := New()
+	a := New(analyze.ModeFS)
 	f.Fuzz(func(t *testing.T, p string) {
 		a.Required(p, analyze.FileInfo{Size: 1})
 	})
@@ -118,7 +118,7 @@ func BenchmarkParsePackageJSON(b *testing.B) {
 }
 
 func BenchmarkRequired(b *testing.B) {
-	a := New()
+	a := New(analyze.ModeFS)
 	paths := []string{
 		"app/node_modules/a/node_modules/@s/b/package.json",
 		"app/node_modules/resolve/test/resolver/nested/package.json",

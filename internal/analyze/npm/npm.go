@@ -3,6 +3,16 @@
 // (package-lock.json, npm-shrinkwrap.json; lockfileVersion 1, 2 and 3),
 // Yarn (classic v1 and Berry yarn.lock) and pnpm (pnpm-lock.yaml,
 // lockfileVersion 5.x, 6.x and 9.x).
+//
+// A lock file's entries are declared packages (inventory.Package.Declared).
+// In an image they only confirm what is installed: each is marked
+// NeedsInstalled, so inventory.Consolidate merges it into the package
+// installed in the same project's node_modules — adding the lock file as
+// a location and its development flag — and drops it when nothing is
+// installed. Scanning a project directory, a lock file's entries count on
+// their own. Lock files inside installed packages (under node_modules, or
+// in the system library directories Debian installs node modules into)
+// describe how those libraries were developed and are never read.
 package npm
 
 import (
@@ -40,16 +50,20 @@ var ErrMalformed = errors.New("malformed npm metadata")
 var errTooMany = fmt.Errorf("%w: more than %d packages", ErrMalformed, maxPackages)
 
 // Analyzer reads installed package.json files and JavaScript lock files.
-type Analyzer struct{}
+type Analyzer struct {
+	mode analyze.Mode
+}
 
-// New returns the npm analyzer.
-func New() *Analyzer { return &Analyzer{} }
+// New returns the npm analyzer for a scan mode.
+func New(mode analyze.Mode) *Analyzer { return &Analyzer{mode: mode} }
 
 // Name implements analyze.Analyzer.
 func (*Analyzer) Name() string { return "npm" }
 
-// Version implements analyze.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks lock file entries
+// as declared (and, in images, as needing an installed copy) and skips the
+// lock files of Debian's node libraries.
+func (*Analyzer) Version() int { return 2 }
 
 // Required implements analyze.Analyzer.
 func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
@@ -61,13 +75,30 @@ func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
 	case "package.json":
 		return info.Size <= maxPackageJSON && isPackageRoot(dir)
 	case "package-lock.json", "npm-shrinkwrap.json":
-		return info.Size <= maxJSONLock && !inNodeModules(dir)
+		return info.Size <= maxJSONLock && !inNodeModules(dir) && !inSystemLibrary(dir)
 	case "yarn.lock":
-		return info.Size <= maxYarnLock && !inNodeModules(dir)
+		return info.Size <= maxYarnLock && !inNodeModules(dir) && !inSystemLibrary(dir)
 	case "pnpm-lock.yaml":
-		return info.Size <= maxYAMLLock && !inNodeModules(dir)
+		return info.Size <= maxYAMLLock && !inNodeModules(dir) && !inSystemLibrary(dir)
 	}
 	return false
+}
+
+// inSystemLibrary reports whether dir lies in a directory a distribution
+// installs node modules into without a node_modules segment: Debian's
+// /usr/share/nodejs/<module>, /usr/lib/nodejs/<module> and
+// /usr/lib/<triplet>/nodejs/<module>. A lock file there is the module's
+// own development lock file.
+func inSystemLibrary(dir string) bool {
+	if strings.HasPrefix(dir, "usr/share/nodejs/") || strings.HasPrefix(dir, "usr/lib/nodejs/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(dir, "usr/lib/")
+	if !ok {
+		return false
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	return ok && strings.HasPrefix(rest, "nodejs/")
 }
 
 // inNodeModules reports whether dir is a node_modules directory or inside
@@ -138,7 +169,7 @@ func validNameSegment(s string) bool {
 }
 
 // Analyze implements analyze.Analyzer.
-func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
+func (a *Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
 	b, err := f.ReadAll()
 	if err != nil {
 		return nil, err
@@ -173,6 +204,10 @@ func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, e
 	}
 	if len(pkgs) == 0 {
 		return nil, nil
+	}
+	for i := range pkgs {
+		pkgs[i].Declared = true
+		pkgs[i].NeedsInstalled = a.mode == analyze.ModeImage
 	}
 	return &analyze.Result{Packages: pkgs}, nil
 }

@@ -58,11 +58,18 @@ func TestRequired(t *testing.T) {
 		{"app/node_modules/x/package-lock.json", small, false},
 		{"node_modules/x/yarn.lock", small, false},
 		{"app/node_modules/pnpm-lock.yaml", small, false},
+		// Debian's node libraries ship their development lock files.
+		{"usr/share/nodejs/undici/pnpm-lock.yaml", small, false},
+		{"usr/share/nodejs/@types/node/package-lock.json", small, false},
+		{"usr/lib/nodejs/x/npm-shrinkwrap.json", small, false},
+		{"usr/lib/x86_64-linux-gnu/nodejs/x/yarn.lock", small, false},
+		{"usr/share/app/package-lock.json", small, true},
+		{"usr/lib/app/yarn.lock", small, true},
 		{"app/package-lock.json", analyze.FileInfo{Size: maxJSONLock + 1}, false},
 		{"app/pnpm-lock.yaml", analyze.FileInfo{Size: maxYAMLLock + 1}, false},
 		{"app/Package-lock.json", small, false},
 	}
-	a := New()
+	a := New(analyze.ModeFS)
 	for _, tt := range tests {
 		if got := a.Required(tt.path, tt.info); got != tt.want {
 			t.Errorf("Required(%q, %d) = %v, want %v", tt.path, tt.info.Size, got, tt.want)
@@ -71,7 +78,7 @@ func TestRequired(t *testing.T) {
 }
 
 func TestRequiredAllocs(t *testing.T) {
-	a := New()
+	a := New(analyze.ModeFS)
 	paths := []string{
 		"app/node_modules/a/node_modules/@s/b/package.json",
 		"app/node_modules/.pnpm/lodash@4.17.21/node_modules/lodash/package.json",
@@ -326,7 +333,7 @@ func TestLockFilesAgainstTools(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := analyzetest.File(t, New(), "src/app/"+tt.file, b)
+			res, err := analyzetest.File(t, New(analyze.ModeFS), "src/app/"+tt.file, b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -363,7 +370,7 @@ func TestPackageJSONRealFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := analyzetest.File(t, New(), "app/node_modules/"+view.Name+"/package.json", b)
+			res, err := analyzetest.File(t, New(analyze.ModeFS), "app/node_modules/"+view.Name+"/package.json", b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -500,7 +507,7 @@ func TestLockErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.wantErr, func(t *testing.T) {
-			_, err := analyzetest.File(t, New(), "app/"+tt.file, []byte(tt.in))
+			_, err := analyzetest.File(t, New(analyze.ModeFS), "app/"+tt.file, []byte(tt.in))
 			checkErr(t, err, tt.wantErr)
 		})
 	}
@@ -539,7 +546,7 @@ func TestLockForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := analyzetest.File(t, New(), tt.file, []byte(tt.in))
+			res, err := analyzetest.File(t, New(analyze.ModeFS), tt.file, []byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -595,7 +602,7 @@ func TestCorpusDebian12App(t *testing.T) {
 
 	var got []row
 	for _, blob := range analyzetest.Layers(t, "debian12-app") {
-		res := analyzetest.WalkBlob(t, blob, New())
+		res := analyzetest.WalkBlob(t, blob, New(analyze.ModeFS))
 		for _, e := range res.Errors {
 			t.Errorf("%s: %s", e.Path, e.Err)
 		}

@@ -29,16 +29,27 @@ const maxPackages = 1 << 20
 var ErrMalformed = errors.New("malformed Composer metadata")
 
 // Analyzer reads Composer's lock file and installed-package list.
-type Analyzer struct{}
+//
+// vendor/composer/installed.json lists what Composer installed;
+// composer.lock what the project asked for (its packages are
+// inventory.Package.Declared). In an image the lock file only confirms
+// what is installed: its entries are marked NeedsInstalled, so
+// inventory.Consolidate merges them into the installed packages of the same
+// project and drops the others. Scanning a project directory they count on
+// their own.
+type Analyzer struct {
+	mode analyze.Mode
+}
 
-// New returns the Composer analyzer.
-func New() *Analyzer { return &Analyzer{} }
+// New returns the Composer analyzer for a scan mode.
+func New(mode analyze.Mode) *Analyzer { return &Analyzer{mode: mode} }
 
 // Name implements analyze.Analyzer.
 func (*Analyzer) Name() string { return "composer" }
 
-// Version implements analyze.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks lock file entries
+// as declared (and, in images, as needing an installed copy).
+func (*Analyzer) Version() int { return 2 }
 
 const installedJSON = "vendor/composer/installed.json"
 
@@ -58,7 +69,7 @@ func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
 }
 
 // Analyze implements analyze.Analyzer.
-func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
+func (a *Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
 	b, err := f.ReadAll()
 	if err != nil {
 		return nil, err
@@ -66,6 +77,10 @@ func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, e
 	var pkgs []inventory.Package
 	if strings.HasSuffix(f.Path, "composer.lock") {
 		pkgs, err = ParseLock(b)
+		for i := range pkgs {
+			pkgs[i].Declared = true
+			pkgs[i].NeedsInstalled = a.mode == analyze.ModeImage
+		}
 	} else {
 		pkgs, err = ParseInstalled(b)
 	}

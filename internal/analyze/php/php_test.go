@@ -35,7 +35,7 @@ func TestRequired(t *testing.T) {
 		{"var/www/html/vendor/composer/installed.php", small, false},
 		{"var/www/html/my-composer.lock", small, false},
 	}
-	a := New()
+	a := New(analyze.ModeFS)
 	for _, tt := range tests {
 		if got := a.Required(tt.path, tt.info); got != tt.want {
 			t.Errorf("Required(%q, %d) = %v, want %v", tt.path, tt.info.Size, got, tt.want)
@@ -96,7 +96,7 @@ func TestAgainstComposer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := analyzetest.File(t, New(), strings.TrimPrefix(tt.file, "testdata/"), in)
+			res, err := analyzetest.File(t, New(analyze.ModeFS), strings.TrimPrefix(tt.file, "testdata/"), in)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +120,7 @@ func TestForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := analyzetest.File(t, New(), tt.file, []byte(tt.in))
+			res, err := analyzetest.File(t, New(analyze.ModeFS), tt.file, []byte(tt.in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +149,7 @@ func TestErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.wantErr, func(t *testing.T) {
-			_, err := analyzetest.File(t, New(), tt.file, []byte(tt.in))
+			_, err := analyzetest.File(t, New(analyze.ModeFS), tt.file, []byte(tt.in))
 			switch {
 			case err == nil:
 				t.Fatalf("no error, want one containing %q", tt.wantErr)

@@ -31,7 +31,9 @@ const (
 var errTooMany = fmt.Errorf("%w: more than %d packages", ErrMalformed, maxPackages)
 
 // LockAnalyzer reads the lock files of Python projects. They describe
-// what would be installed, so it only runs on project directories.
+// what would be installed (their packages are inventory.Package.Declared),
+// so it only runs on project directories: in an image the installed
+// distributions' metadata says what is there.
 type LockAnalyzer struct{}
 
 // NewLock returns the Python lock file analyzer.
@@ -40,8 +42,9 @@ func NewLock() *LockAnalyzer { return &LockAnalyzer{} }
 // Name implements analyze.Analyzer.
 func (*LockAnalyzer) Name() string { return "python-lock" }
 
-// Version implements analyze.Analyzer.
-func (*LockAnalyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks its packages as
+// declared.
+func (*LockAnalyzer) Version() int { return 2 }
 
 // Required implements analyze.Analyzer.
 func (*LockAnalyzer) Required(p string, info analyze.FileInfo) bool {
@@ -94,6 +97,9 @@ func (*LockAnalyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Resul
 	}
 	if len(pkgs) == 0 {
 		return nil, nil
+	}
+	for i := range pkgs {
+		pkgs[i].Declared = true
 	}
 	return &analyze.Result{Packages: pkgs}, nil
 }

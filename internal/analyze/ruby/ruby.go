@@ -27,16 +27,27 @@ const (
 var ErrMalformed = errors.New("malformed gem metadata")
 
 // Analyzer reads installed gem specifications and Gemfile.lock.
-type Analyzer struct{}
+//
+// The specifications say what RubyGems installed; Gemfile.lock what a
+// project asked for (its packages are inventory.Package.Declared). In an
+// image the lock file only confirms what is installed: its entries are
+// marked NeedsInstalled, so inventory.Consolidate merges them into the gems
+// Bundler installed into the project (vendor/bundle) and drops the others
+// (gems installed elsewhere are found from their own specifications).
+// Scanning a project directory they count on their own.
+type Analyzer struct {
+	mode analyze.Mode
+}
 
-// New returns the Ruby analyzer.
-func New() *Analyzer { return &Analyzer{} }
+// New returns the Ruby analyzer for a scan mode.
+func New(mode analyze.Mode) *Analyzer { return &Analyzer{mode: mode} }
 
 // Name implements analyze.Analyzer.
 func (*Analyzer) Name() string { return "ruby" }
 
-// Version implements analyze.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks lock file entries
+// as declared (and, in images, as needing an installed copy).
+func (*Analyzer) Version() int { return 2 }
 
 // Required implements analyze.Analyzer.
 func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
@@ -71,7 +82,7 @@ func insideGem(dir string) bool {
 }
 
 // Analyze implements analyze.Analyzer.
-func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
+func (a *Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, error) {
 	b, err := f.ReadAll()
 	if err != nil {
 		return nil, err
@@ -85,6 +96,11 @@ func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, e
 		pkgs = []inventory.Package{*p}
 	} else if pkgs, err = ParseGemfileLock(b); err != nil {
 		return nil, err
+	} else {
+		for i := range pkgs {
+			pkgs[i].Declared = true
+			pkgs[i].NeedsInstalled = a.mode == analyze.ModeImage
+		}
 	}
 	if len(pkgs) == 0 {
 		return nil, nil

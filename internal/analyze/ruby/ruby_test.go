@@ -41,7 +41,7 @@ func TestRequired(t *testing.T) {
 		{"vendor/bundle/ruby/3.2.0/bundler/gems/rails-abc123/Gemfile.lock", small, false},
 		{"app/Gemfile", small, false},
 	}
-	a := New()
+	a := New(analyze.ModeFS)
 	for _, tt := range tests {
 		if got := a.Required(tt.path, tt.info); got != tt.want {
 			t.Errorf("Required(%q, %d) = %v, want %v", tt.path, tt.info.Size, got, tt.want)
@@ -89,7 +89,7 @@ func TestSpecifications(t *testing.T) {
 			want[i].Licenses = nil
 		}
 	}
-	w := &analyze.Walker{Analyzers: []analyze.Analyzer{New()}}
+	w := &analyze.Walker{Analyzers: []analyze.Analyzer{New(analyze.ModeFS)}}
 	res, err := w.WalkDir(context.Background(), "testdata")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestGemfileLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := analyzetest.File(t, New(), "app/Gemfile.lock", b)
+	res, err := analyzetest.File(t, New(analyze.ModeFS), "app/Gemfile.lock", b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,14 @@ var (
 )
 
 // Analyzer reads Cargo.lock files and cargo-auditable data.
+//
+// A Cargo.lock's crates are declared (inventory.Package.Declared) and count
+// in images as well as in project directories: a Rust executable records
+// the crates it was built from only when built with cargo-auditable, so
+// the project's lock file is often the only record. The lock files of
+// crates in Cargo's own directories — the registry's unpacked sources, git
+// checkouts, `cargo vendor` output, rustup's toolchain sources — describe
+// how those crates were developed and are never read.
 type Analyzer struct{}
 
 // New returns the Rust analyzer.
@@ -63,15 +71,26 @@ func New() *Analyzer { return &Analyzer{} }
 // Name implements analyze.Analyzer.
 func (*Analyzer) Name() string { return "rust" }
 
-// Version implements analyze.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+// Version implements analyze.Analyzer. Version 2 marks lock file entries
+// as declared and skips the lock files of crates in Cargo's directories.
+func (*Analyzer) Version() int { return 2 }
 
 // Required implements analyze.Analyzer.
 func (*Analyzer) Required(p string, info analyze.FileInfo) bool {
 	if p == "Cargo.lock" || strings.HasSuffix(p, "/Cargo.lock") {
-		return info.Size <= maxLockSize
+		return info.Size <= maxLockSize && !inCrateSources(p)
 	}
 	return info.Mode.IsRegular() && info.Mode&0o111 != 0 && info.Size >= minExeSize && info.Size <= maxExeSize
+}
+
+// inCrateSources reports whether a Cargo.lock lies inside a crate that
+// Cargo or rustup put there: $CARGO_HOME/registry/src/…,
+// $CARGO_HOME/git/checkouts/…, a vendor/ directory, or a toolchain's
+// lib/rustlib/src.
+func inCrateSources(p string) bool {
+	p = "/" + p
+	return strings.Contains(p, "/registry/src/") || strings.Contains(p, "/git/checkouts/") ||
+		strings.Contains(p, "/vendor/") || strings.Contains(p, "/lib/rustlib/")
 }
 
 // Analyze implements analyze.Analyzer.
@@ -84,6 +103,9 @@ func (*Analyzer) Analyze(_ context.Context, f *analyze.File) (*analyze.Result, e
 			return nil, rerr
 		}
 		pkgs, err = ParseLock(b)
+		for i := range pkgs {
+			pkgs[i].Declared = true
+		}
 	} else {
 		pkgs, err = ReadBinary(f.Content)
 	}

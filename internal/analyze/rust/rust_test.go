@@ -45,7 +45,8 @@ print(json.dumps(tomllib.load(open(sys.argv[1], "rb")).get("package", [])))`
 		if p.Source == "" {
 			continue
 		}
-		pkg := inventory.Package{Type: inventory.TypeCargo, Name: p.Name, Version: p.Version}
+		// A lock file's crates are declared: it says what a build asked for.
+		pkg := inventory.Package{Type: inventory.TypeCargo, Name: p.Name, Version: p.Version, Declared: true}
 		if p.Source != "registry+https://github.com/rust-lang/crates.io-index" {
 			pkg.Meta = map[string]string{MetaSource: p.Source}
 		}
@@ -303,6 +304,11 @@ func TestRequired(t *testing.T) {
 		{"src/x/Cargo.lock", analyze.FileInfo{Size: 100, Mode: 0o644}, true},
 		{"src/x/Cargo.lock", analyze.FileInfo{Size: 17 << 20, Mode: 0o644}, false},
 		{"src/x/Cargo.toml", analyze.FileInfo{Size: 100, Mode: 0o644}, false},
+		// Crates' own lock files in Cargo's and rustup's directories.
+		{"usr/local/cargo/registry/src/index.crates.io-6f17d22bba15001f/ripgrep-14.1.0/Cargo.lock", analyze.FileInfo{Size: 100, Mode: 0o644}, false},
+		{"root/.cargo/git/checkouts/tool-0123abcd/4567ef0/Cargo.lock", analyze.FileInfo{Size: 100, Mode: 0o755}, false},
+		{"src/app/vendor/bat/Cargo.lock", analyze.FileInfo{Size: 100, Mode: 0o644}, false},
+		{"usr/local/rustup/toolchains/stable-x86_64-unknown-linux-gnu/lib/rustlib/src/rust/library/Cargo.lock", analyze.FileInfo{Size: 100, Mode: 0o644}, false},
 		{"usr/bin/rg", analyze.FileInfo{Size: 5 << 20, Mode: 0o755}, true},
 		{"usr/bin/rg", analyze.FileInfo{Size: 5 << 20, Mode: 0o644}, false},
 		{"usr/bin/tiny", analyze.FileInfo{Size: 100, Mode: 0o755}, false},

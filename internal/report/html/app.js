@@ -34,15 +34,26 @@
     return out.join('\n').toLowerCase();
   }
 
+  // locations returns every place a package was found, the primary one
+  // first.
+  function locations(p) {
+    if (p.locations && p.locations.length) { return p.locations; }
+    return [{path: p.path, layer: p.layer, layer_index: p.layer_index}];
+  }
+
+  function paths(p) {
+    return locations(p).map(function (l) { return l.path; });
+  }
+
   function findingText(f) {
     var p = f.package || {};
     var s = f.suppression || {};
-    return haystack([f.id, f.aliases, f.records, p.name, p.version, p.type, p.source_name, p.purl, p.path,
+    return haystack([f.id, f.aliases, f.records, p.name, p.version, p.type, p.source_name, p.purl, paths(p),
       p.ecosystem, f.status, f.fixed_versions, f.severity, f.title, s.justification, s.status]);
   }
 
   function packageText(p) {
-    return haystack([p.type, p.name, p.version, p.source_name, p.source_version, p.purl, p.path, p.licenses]);
+    return haystack([p.type, p.name, p.version, p.source_name, p.source_version, p.purl, paths(p), p.licenses]);
   }
 
   function detail(f, cols) {
@@ -84,7 +95,16 @@
     }
     add('Status', f.status);
     add('Package URL', p.purl);
-    add('Found in', p.path + ', layer ' + p.layer_index + (p.layer ? ' (' + p.layer + ')' : ''));
+    var found = locations(p).map(function (l) {
+      return l.path + ', layer ' + l.layer_index + (l.layer ? ' (' + l.layer + ')' : '');
+    });
+    if (found.length === 1) {
+      add('Found in', found[0]);
+    } else {
+      var where = text('ul');
+      found.forEach(function (s) { where.appendChild(text('li', s)); });
+      add('Found in', where);
+    }
     if (p.source_name) { add('Source package', p.source_name + (p.source_version ? ' ' + p.source_version : '')); }
     add('Owned by', p.owned_by);
     add('Ecosystem', p.ecosystem);

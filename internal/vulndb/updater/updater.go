@@ -201,9 +201,11 @@ func Update(ctx context.Context, path string, opts Options) (Result, error) {
 // withDB opens the database at path for writing and runs run on it; a
 // missing file, or one of another schema version or unreadable, is built
 // afresh by run into a temporary file that replaces path when at least one
-// feed succeeded.
+// feed succeeded. It first removes the temporary files of builds that were
+// killed (removeStale).
 func withDB(ctx context.Context, path string, opts Options, run func(context.Context, *store.DB, Options) []FeedResult) (Result, error) {
 	res := Result{Path: path}
+	removeStale(path, opts.Logger)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return rebuild(ctx, path, opts, run)
 	}
@@ -227,7 +229,7 @@ func withDB(ctx context.Context, path string, opts Options, run func(context.Con
 // rebuild builds a new database file and renames it over path.
 func rebuild(ctx context.Context, path string, opts Options, run func(context.Context, *store.DB, Options) []FeedResult) (Result, error) {
 	res := Result{Path: path, Rebuilt: true}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".new-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern(path))
 	if err != nil {
 		return res, err
 	}
