@@ -21,7 +21,6 @@ type proc struct {
 	argv           []string
 	name           string
 	stdin          string
-	firstExec      bool
 	time           time.Time
 	exit           *int
 	execs          int
@@ -31,7 +30,6 @@ type proc struct {
 func processTable(events []trace.Event) (map[int]*proc, []int) {
 	procs := map[int]*proc{}
 	var order []int
-	first := true
 	get := func(e *trace.Event) *proc {
 		p, ok := procs[e.PID]
 		if !ok {
@@ -63,12 +61,7 @@ func processTable(events []trace.Event) (map[int]*proc, []int) {
 				continue
 			}
 			p.exe, p.argv, p.uid, p.stdin = e.Path, e.Argv, e.UID, e.Stdin
-			p.name = path.Base(e.Path)
-			if p.exe == "" && len(e.Argv) > 0 {
-				p.name = path.Base(e.Argv[0])
-			}
-			p.firstExec = first
-			first = false
+			p.name = progName(e.Path, e.Argv)
 			p.execs++
 			if p.execs == 1 {
 				p.time = e.Time
@@ -79,6 +72,18 @@ func processTable(events []trace.Event) (map[int]*proc, []int) {
 		}
 	}
 	return procs, order
+}
+
+// progName is a program's name: the executed file's base name, or
+// argv[0]'s when the program re-executed itself through /proc/self/exe
+// (as busybox runs its applets).
+func progName(exe string, argv []string) string {
+	if exe == "" || (strings.HasPrefix(exe, "/proc/") && strings.HasSuffix(exe, "/exe")) {
+		if len(argv) > 0 {
+			return path.Base(argv[0])
+		}
+	}
+	return path.Base(exe)
 }
 
 // exposedSet reads the image's exposed ports ("8080/tcp", "53/udp").
@@ -124,6 +129,13 @@ func (r *Result) RuleEvents() []rules.Event {
 		nameOf = func(string) string { return "" }
 	}
 	resolver := netobs.ResolverAddr.String()
+	entry := -1
+	for i, e := range r.Events {
+		if e.Kind == trace.KindExec && e.Result >= 0 {
+			entry = i
+			break
+		}
+	}
 	var out []rules.Event
 	for i := range r.Events {
 		e := &r.Events[i]
@@ -144,10 +156,8 @@ func (r *Result) RuleEvents() []rules.Event {
 		switch e.Kind {
 		case trace.KindExec:
 			ev.Exe, ev.Argv = e.Path, e.Argv
-			ev.Name = path.Base(e.Path)
-			if p, ok := procs[e.PID]; ok && p.firstExec && p.exe == e.Path {
-				ev.Entrypoint = true
-			}
+			ev.Name = progName(e.Path, e.Argv)
+			ev.Entrypoint = i == entry
 			ev.ExeSetuid = r.Setuid[e.Path]
 		case trace.KindConnect, trace.KindBind, trace.KindListen:
 			if e.Proto == "unix" {
@@ -162,7 +172,7 @@ func (r *Result) RuleEvents() []rules.Event {
 		out = append(out, ev)
 	}
 	for _, q := range r.Net.DNS {
-		out = append(out, rules.Event{Time: q.Time, Source: rules.SourceNetwork, Type: rules.TypeDNS, DNSName: q.Name, Addr: q.Answer})
+		out = append(out, rules.Event{Time: q.Time, Source: rules.SourceNetwork, Type: rules.TypeDNS, DNSName: q.Name})
 	}
 	for _, a := range r.Net.Attempts {
 		out = append(out, rules.Event{Time: a.Time, Source: rules.SourceNetwork, Type: trace.KindConnect, Proto: a.Proto, Addr: a.Address, Port: a.Port,

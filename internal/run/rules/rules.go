@@ -387,18 +387,17 @@ func (ev *Evidence) fill(o Evidence) {
 
 var outputField = regexp.MustCompile(`%[a-z_]+\.[a-z_]+`)
 
+// render fills a rule's output with the event's fields; fields without a
+// value print nothing.
 func render(tmpl string, e *Event) string {
-	return outputField.ReplaceAllStringFunc(tmpl, func(m string) string {
+	s := outputField.ReplaceAllStringFunc(tmpl, func(m string) string {
 		f, ok := fields[m[1:]]
 		if !ok {
 			return m
 		}
-		v := f.get(e).String()
-		if v == "" {
-			return "<NA>"
-		}
-		return v
+		return f.get(e).String()
 	})
+	return strings.Join(strings.Fields(s), " ")
 }
 
 func errnoName(n int) string {

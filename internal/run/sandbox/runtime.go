@@ -110,9 +110,12 @@ func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, err
 	runErr := cmd.Run()
 	out.closeWriters()
 	if runErr != nil {
-		msg := out.waitShort()
+		msg := strings.TrimSpace(out.waitShort())
 		_ = rt.run(context.Background(), "delete", "--force", id)
-		return nil, fmt.Errorf("%s create: %w: %s", rt.Name(), runErr, strings.TrimSpace(msg))
+		if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") && strings.Contains(msg, "exec") {
+			return nil, fmt.Errorf("%w: %s could not start the image's program (it is not in the image, or not on its PATH): %s", ErrNoProgram, rt.Name(), msg)
+		}
+		return nil, fmt.Errorf("%s create: %w: %s", rt.Name(), runErr, msg)
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -302,6 +305,9 @@ func (c *capture) result(wait time.Duration) Output {
 	o.Stderr = append([]byte(nil), o.Stderr...)
 	return o
 }
+
+// ErrNoProgram is returned when the program to run is not in the image.
+var ErrNoProgram = errors.New("program not found")
 
 // ErrMissing is wrapped by preflight errors naming what the host lacks.
 var ErrMissing = errors.New("missing")

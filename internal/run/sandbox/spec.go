@@ -71,6 +71,11 @@ var (
 	}
 )
 
+// SpecVersion is the runtime-spec version config.json declares: the
+// configuration uses nothing newer, and Debian 12's crun (1.8) refuses
+// versions it does not know.
+const SpecVersion = "1.0.2"
+
 // Spec returns the runtime configuration of the container.
 func Spec(o SpecOptions) (*specs.Spec, error) {
 	caps := append([]string(nil), DefaultCapabilities...)
@@ -85,7 +90,7 @@ func Spec(o SpecOptions) (*specs.Spec, error) {
 	period := uint64(100000)
 	quota := int64(o.Limits.CPUs * float64(period))
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  SpecVersion,
 		Hostname: o.Hostname,
 		Root:     &specs.Root{Path: "rootfs"},
 		Process: &specs.Process{
