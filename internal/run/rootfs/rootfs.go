@@ -115,7 +115,7 @@ func Unpack(ctx context.Context, dir string, layers []Layer, opts Options) (*Sta
 	if err := root.Chown(".", opts.IDs.host(0), opts.IDs.host(0)); err != nil {
 		return nil, err
 	}
-	u := &unpacker{root: root, opts: opts, stats: &Stats{}}
+	u := &unpacker{root: root, opts: opts, stats: &Stats{}, dirs: map[string]bool{}}
 	for _, l := range layers {
 		if err := u.layer(ctx, l); err != nil {
 			return nil, fmt.Errorf("%s: %w", l.Name, err)
@@ -134,6 +134,13 @@ type unpacker struct {
 	// dirModes are directory modes applied once the layer is done, so a
 	// read-only directory can still be filled.
 	dirModes map[string]fs.FileMode
+	// dirs caches the paths known to be real directories (not links),
+	// which saves walking the root component by component per entry;
+	// every removal forgets what it removed.
+	dirs map[string]bool
+	// cur is the directory entries currently go to, open.
+	cur     *os.Root
+	curPath string
 }
 
 func (u *unpacker) layer(ctx context.Context, l Layer) error {
@@ -163,7 +170,7 @@ func Tar(ctx context.Context, dir string, r io.Reader, opts Options) (*Stats, er
 		return nil, err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, opts: opts, stats: &Stats{}}
+	u := &unpacker{root: root, opts: opts, stats: &Stats{}, dirs: map[string]bool{}}
 	return u.stats, u.stream(ctx, "layer", r, func() error { return nil })
 }
 
@@ -180,12 +187,15 @@ func (u *unpacker) stream(ctx context.Context, name string, r io.Reader, finish 
 			break
 		}
 		if err != nil {
+			u.closeDir()
 			return fmt.Errorf("reading tar: %w", err)
 		}
 		if err := u.entry(name, hdr, tr); err != nil {
+			u.closeDir()
 			return fmt.Errorf("%q: %w", hdr.Name, err)
 		}
 	}
+	u.closeDir()
 	if err := finish(); err != nil {
 		return err
 	}
@@ -237,7 +247,7 @@ func (u *unpacker) entry(layer string, hdr *tar.Header, r io.Reader) error {
 	dir = strings.TrimSuffix(dir, "/")
 	// The parent, with every symbolic link resolved inside the root, as
 	// the container would see it.
-	parent, err := Resolve(u.root, dir)
+	parent, err := u.resolve(dir)
 	if err != nil {
 		return err
 	}
@@ -255,28 +265,33 @@ func (u *unpacker) entry(layer string, hdr *tar.Header, r io.Reader) error {
 	mode := hdr.FileInfo().Mode()
 	perm := mode & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 
-	existing, lerr := u.root.Lstat(target)
+	d, err := u.dirRoot(parent)
+	if err != nil {
+		return err
+	}
+	existing, lerr := d.Lstat(base)
 	if lerr == nil && !(existing.IsDir() && hdr.Typeflag == tar.TypeDir) {
-		if err := u.root.RemoveAll(target); err != nil {
+		if err := u.removeAll(target); err != nil {
 			return err
 		}
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if lerr != nil || !existing.IsDir() {
-			if err := u.root.Mkdir(target, 0o700); err != nil {
+			if err := d.Mkdir(base, 0o700); err != nil {
 				return err
 			}
 		}
-		if err := u.root.Lchown(target, uid, gid); err != nil {
+		if err := d.Lchown(base, uid, gid); err != nil {
 			return err
 		}
+		u.dirs[target] = true
 		u.dirModes[target] = perm
 	case tar.TypeReg:
 		if hdr.Size > u.opts.MaxBytes-u.stats.Bytes {
 			return fmt.Errorf("%w: more than %d bytes of files", ErrLimit, u.opts.MaxBytes)
 		}
-		f, err := u.root.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		f, err := d.OpenFile(base, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
@@ -291,18 +306,18 @@ func (u *unpacker) entry(layer string, hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if err := u.root.Lchown(target, uid, gid); err != nil {
+		if err := d.Lchown(base, uid, gid); err != nil {
 			return err
 		}
 		// After the chown, which clears setuid and setgid bits.
-		if err := u.root.Chmod(target, perm); err != nil {
+		if err := d.Chmod(base, perm); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
-		if err := u.root.Symlink(hdr.Linkname, target); err != nil {
+		if err := d.Symlink(hdr.Linkname, base); err != nil {
 			return err
 		}
-		if err := u.root.Lchown(target, uid, gid); err != nil {
+		if err := d.Lchown(base, uid, gid); err != nil {
 			return err
 		}
 	case tar.TypeLink:
@@ -311,7 +326,7 @@ func (u *unpacker) entry(layer string, hdr *tar.Header, r io.Reader) error {
 			return fmt.Errorf("hard link to %q: %w", hdr.Linkname, errors.Join(err, ErrUnsafePath))
 		}
 		ldir, lbase := path.Split(lp)
-		lparent, err := Resolve(u.root, strings.TrimSuffix(ldir, "/"))
+		lparent, err := u.resolve(strings.TrimSuffix(ldir, "/"))
 		if err != nil {
 			return fmt.Errorf("hard link to %q: %w", hdr.Linkname, err)
 		}
@@ -346,13 +361,17 @@ func (u *unpacker) mkdirs(p string) error {
 	cur := ""
 	for _, c := range strings.Split(p, "/") {
 		cur = path.Join(cur, c)
+		if u.dirs[cur] {
+			continue
+		}
 		st, err := u.root.Lstat(cur)
 		switch {
 		case err == nil && st.IsDir():
+			u.dirs[cur] = true
 			continue
 		case err == nil:
 			// A file where a directory is needed: the layer replaces it.
-			if err := u.root.Remove(cur); err != nil {
+			if err := u.removeAll(cur); err != nil {
 				return err
 			}
 		case !errors.Is(err, fs.ErrNotExist):
@@ -364,6 +383,7 @@ func (u *unpacker) mkdirs(p string) error {
 		if err := u.root.Lchown(cur, u.opts.IDs.host(0), u.opts.IDs.host(0)); err != nil {
 			return err
 		}
+		u.dirs[cur] = true
 		u.added[cur] = true
 	}
 	return nil
@@ -387,7 +407,7 @@ func (u *unpacker) whiteout(parent, base string) error {
 			if u.added[p] {
 				continue
 			}
-			if err := u.root.RemoveAll(p); err != nil {
+			if err := u.removeAll(p); err != nil {
 				return err
 			}
 		}
@@ -403,10 +423,69 @@ func (u *unpacker) whiteout(parent, base string) error {
 	if parent == "" {
 		p = name
 	}
-	if err := u.root.RemoveAll(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := u.removeAll(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
+}
+
+// dirRoot returns the directory p (resolved, existing) as a root, kept
+// open while entries go to the same directory: operations on its entries
+// then cost one system call, not one per path component.
+func (u *unpacker) dirRoot(p string) (*os.Root, error) {
+	if p == "" {
+		return u.root, nil
+	}
+	if u.cur != nil && u.curPath == p {
+		return u.cur, nil
+	}
+	u.closeDir()
+	r, err := u.root.OpenRoot(p)
+	if err != nil {
+		return nil, err
+	}
+	u.cur, u.curPath = r, p
+	return r, nil
+}
+
+func (u *unpacker) closeDir() {
+	if u.cur != nil {
+		u.cur.Close()
+		u.cur, u.curPath = nil, ""
+	}
+}
+
+// removeAll removes p and forgets the directories it held.
+func (u *unpacker) removeAll(p string) error {
+	if u.cur != nil && (u.curPath == p || strings.HasPrefix(u.curPath, p+"/")) {
+		u.closeDir()
+	}
+	for d := range u.dirs {
+		if d == p || strings.HasPrefix(d, p+"/") {
+			delete(u.dirs, d)
+		}
+	}
+	return u.root.RemoveAll(p)
+}
+
+// resolve is Resolve with the known directories skipped.
+func (u *unpacker) resolve(p string) (string, error) {
+	if p == "" || u.dirs[p] {
+		return p, nil
+	}
+	// The longest known prefix needs no checking.
+	known := ""
+	rest := p
+	for i := len(p); i > 0; i = strings.LastIndexByte(p[:i], '/') {
+		if u.dirs[p[:i]] {
+			known, rest = p[:i], strings.TrimPrefix(p[i:], "/")
+			break
+		}
+	}
+	if known == "" {
+		return Resolve(u.root, p)
+	}
+	return resolveFrom(u.root, splitPath(known), rest)
 }
 
 func dirName(p string) string {
@@ -425,8 +504,12 @@ const maxLinks = 40
 // above it. Components that do not exist are kept as they are. The result
 // is clean, relative and contains no symbolic link that exists now.
 func Resolve(root *os.Root, p string) (string, error) {
+	return resolveFrom(root, nil, p)
+}
+
+// resolveFrom resolves p below done, a resolved directory.
+func resolveFrom(root *os.Root, done []string, p string) (string, error) {
 	todo := splitPath(p)
-	var done []string
 	links := 0
 	for len(todo) > 0 {
 		c := todo[0]
