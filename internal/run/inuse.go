@@ -147,10 +147,16 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 		}
 	}
 	for _, c := range usedCanon {
+		// The innermost directory holding the file; every package found
+		// for it (an installed package.json and a lock entry) is in use.
+		matched := ""
 		for _, m := range mods {
-			if strings.HasPrefix(c, m.dir+"/") {
-				mark(m.idx, c, "module-dir")
+			if matched != "" && m.dir != matched {
 				break
+			}
+			if strings.HasPrefix(c, m.dir+"/") {
+				matched = m.dir
+				mark(m.idx, c, "module-dir")
 			}
 		}
 	}
@@ -214,13 +220,14 @@ func moduleDir(p *inventory.Package) string {
 			return path.Join(path.Dir(p.Path), "node_modules", p.Name)
 		}
 	case inventory.TypePyPI:
-		dir := path.Dir(p.Path)
-		meta := path.Base(dir)
-		if strings.HasSuffix(meta, ".dist-info") || strings.HasSuffix(meta, ".egg-info") {
-			return path.Join(path.Dir(dir), pythonImportName(p.Name))
+		// The metadata directory (…/X.dist-info, …/X.egg-info), or a file
+		// in it, or an .egg-info file.
+		meta := p.Path
+		if b := path.Base(path.Dir(meta)); strings.HasSuffix(b, ".dist-info") || strings.HasSuffix(b, ".egg-info") {
+			meta = path.Dir(meta)
 		}
-		if strings.HasSuffix(p.Path, ".egg-info") {
-			return path.Join(dir, pythonImportName(p.Name))
+		if b := path.Base(meta); strings.HasSuffix(b, ".dist-info") || strings.HasSuffix(b, ".egg-info") {
+			return path.Join(path.Dir(meta), pythonImportName(p.Name))
 		}
 	}
 	return ""

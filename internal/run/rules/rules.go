@@ -354,7 +354,9 @@ func (ev Evidence) key() string {
 	fail := ev.Error
 	switch {
 	case ev.Address != "" || ev.Port != 0:
-		return fmt.Sprintf("net|%s|%d|%s", ev.Address, ev.Port, fail)
+		// The observer sees the attempt, the tracer the refusal: one
+		// attempt.
+		return fmt.Sprintf("net|%s|%d", ev.Address, ev.Port)
 	case ev.Path != "":
 		return "path|" + ev.Path + "|" + ev.Access + "|" + fail
 	case ev.Name != "":
