@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -19,7 +20,7 @@ const inNetnsEnv = "DRYDOCK_TEST_IN_NETNS"
 // in the observer does, no packet can leave the machine. As root the test
 // binary re-executes itself there; otherwise the sandbox tests skip.
 func TestMain(m *testing.M) {
-	if os.Geteuid() == 0 && os.Getenv(inNetnsEnv) == "" {
+	if os.Geteuid() == 0 && os.Getenv(inNetnsEnv) == "" && !fuzzing() {
 		cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 		cmd.Env = append(os.Environ(), inNetnsEnv+"=1")
@@ -41,6 +42,17 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// fuzzing: the fuzz targets run no sandbox, and Go's fuzzing coordinator
+// must stay the process the go command started.
+func fuzzing() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzz") {
+			return true
+		}
+	}
+	return false
 }
 
 // isolated reports whether this process has no network interface but its

@@ -184,3 +184,22 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkHandle measures the observer's cost per packet.
+func BenchmarkHandle(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		pkt  []byte
+	}{{"dns", dnsQuery(b, "pool.minexmr.com", layers.DNSTypeA)}, {"syn", syn(b, "192.0.2.1", 4444)}} {
+		b.Run(c.name, func(b *testing.B) {
+			h, err := netobs.NewHandler(io.Discard)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			for b.Loop() {
+				h.Handle(now, c.pkt)
+			}
+		})
+	}
+}
