@@ -183,7 +183,7 @@ func (b *builder) add(name string, data []byte) error {
 			b.rules = append(b.rules, &cp)
 			b.ruleSrc[it.Rule] = where
 		default:
-			return fmt.Errorf("%s: an entry must be a list:, macro: or rule:", where)
+			return fmt.Errorf("%s: an entry must be a list, a macro or a rule", where)
 		}
 	}
 	return nil

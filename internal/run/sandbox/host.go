@@ -49,9 +49,7 @@ func Check(n Needs) error {
 	} else if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
 		missing = append(missing, "user namespaces (/proc/sys/user/max_user_namespaces is 0)")
 	}
-	for _, c := range missingControllers() {
-		missing = append(missing, c)
-	}
+	missing = append(missing, missingControllers()...)
 	if !seccompAvailable() {
 		missing = append(missing, "seccomp filters (kernel built without CONFIG_SECCOMP_FILTER)")
 	}
