@@ -365,7 +365,9 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	lDone := make(chan struct{})
 	go func() { defer close(lDone); listeners.Poll(lctx, c.Pid, 100*time.Millisecond) }()
 
-	session, tracerName, err := attachTracer(ctx, o, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath})
+	tctx, tcancel := context.WithCancel(ctx)
+	defer tcancel()
+	session, tracerName, err := attachTracer(tctx, o, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath})
 	if err != nil {
 		return nil, err
 	}
@@ -431,9 +433,14 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		case evs := <-events:
 			res.Events = evs
 		case <-time.After(10 * time.Second):
+			tcancel()
 			_ = session.Close()
-			res.Events = <-events
-			res.Warnings = append(res.Warnings, "the tracer did not finish in time: the events may be incomplete")
+			select {
+			case res.Events = <-events:
+				res.Warnings = append(res.Warnings, "the tracer did not finish in time: the events may be incomplete")
+			case <-time.After(5 * time.Second):
+				res.Warnings = append(res.Warnings, "the tracer did not stop: no events recorded")
+			}
 		}
 	} else {
 		<-events

@@ -127,9 +127,16 @@ type Change struct {
 // overlay's whiteouts (0:0 character devices) as deletions. lower tells
 // created from modified. At most max changes are returned.
 func Changes(upper, lower string, limit int, skip map[string]bool) ([]Change, bool, error) {
+	// The lower directory is looked at through os.Root: a path the
+	// container chose must not make drydock look at the host's files.
+	lowerRoot, err := os.OpenRoot(lower)
+	if err != nil {
+		return nil, false, err
+	}
+	defer lowerRoot.Close()
 	var out []Change
 	truncated := false
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -163,7 +170,7 @@ func Changes(upper, lower string, limit int, skip map[string]bool) ([]Change, bo
 			c.Type = "other"
 		}
 		if c.Op == "" {
-			if _, err := os.Lstat(filepath.Join(lower, rel)); err == nil {
+			if _, err := lowerRoot.Lstat(rel); err == nil {
 				if c.Type == "dir" {
 					// A directory copied up for a change below it.
 					return nil
