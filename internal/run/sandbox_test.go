@@ -162,7 +162,13 @@ func TestCorpusImagesRun(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := truthConfig(t, c.image)
 			img := corpusImage(t, c.image+"/oci")
-			res, rep := runIt(t, img, run.Options{Tracers: tracers, Duration: 3 * time.Second, Command: c.cmd})
+			// Services run until stopped: long enough to start listening
+			// on a loaded machine.
+			d := 3 * time.Second
+			if c.listens {
+				d = 8 * time.Second
+			}
+			res, rep := runIt(t, img, run.Options{Tracers: tracers, Duration: d, Command: c.cmd})
 			if c.cmd != nil {
 				cfg.Cmd = c.cmd
 			}
@@ -447,7 +453,7 @@ func TestQuietImage(t *testing.T) {
 	needSandbox(t)
 	img := buildImage(t, map[string]string{"app.sh": "#!/bin/sh\necho serving\nls /srv/www >/dev/null\nexec httpd -f -p 8080 -h /srv/www\n"}, nil,
 		[]string{"/bin/sh", "/app.sh"}, "65534", "8080/tcp")
-	_, rep := runIt(t, img, run.Options{Tracers: needTracer(t), Duration: 2 * time.Second})
+	_, rep := runIt(t, img, run.Options{Tracers: needTracer(t), Duration: 5 * time.Second})
 	if len(rep.Alerts) != 0 {
 		t.Errorf("a quiet image fired: %+v", rep.Alerts)
 	}
