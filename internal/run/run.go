@@ -449,6 +449,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		res.Events = res.Events[:n-1]
 		res.EventsTruncated = true
 	}
+	res.Events = fromProgram(res.Events)
 	if obs != nil {
 		if err := obs.Close(); err != nil {
 			res.Warnings = append(res.Warnings, "writing the packet capture: "+err.Error())
@@ -476,6 +477,18 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// fromProgram drops what the runtime's init did before it executed the
+// image's program (opening its exec FIFO, closing descriptors): those are
+// the runtime's actions, not the image's.
+func fromProgram(evs []trace.Event) []trace.Event {
+	for i, e := range evs {
+		if e.Kind == trace.KindExec && e.Result >= 0 {
+			return evs[i:]
+		}
+	}
+	return evs
 }
 
 func hasEnv(env []string, k string) bool {

@@ -56,7 +56,10 @@ func (s *straceSession) Close() error {
 
 func (straceTracer) Attach(ctx context.Context, t trace.Target) (trace.Session, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	cmd := exec.CommandContext(ctx, "strace", "-o", "/dev/stderr", "-f", "-ttt", "-yy", "-s", "4096", "-e", "trace="+straceSyscalls, "-e", "signal=none", "-p", strconv.Itoa(t.PID))
+	// strace writes to its (unbuffered) standard error, so nothing is
+	// lost if it has to be stopped; lines carry "[pid N]" only while
+	// several processes are traced, so the parser tracks which are.
+	cmd := exec.CommandContext(ctx, "strace", "-f", "-ttt", "-yy", "-s", "4096", "-e", "trace="+straceSyscalls, "-e", "signal=none", "-p", strconv.Itoa(t.PID))
 	out, err := cmd.StderrPipe()
 	if err != nil {
 		cancel()
@@ -70,7 +73,7 @@ func (straceTracer) Attach(ctx context.Context, t trace.Target) (trace.Session, 
 	ready := make(chan error, 1)
 	go func() {
 		defer close(s.events)
-		p := &straceParser{unfinished: map[int]string{}, binds: map[string]int{}, base: idBase(t.PID)}
+		p := &straceParser{unfinished: map[int]string{}, binds: map[string]int{}, base: idBase(t.PID), live: map[int]bool{}}
 		sc := bufio.NewScanner(out)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		signalled := false
@@ -85,9 +88,12 @@ func (straceTracer) Attach(ctx context.Context, t trace.Target) (trace.Session, 
 				fmt.Fprintln(dump, line)
 			}
 			if strings.HasPrefix(line, "strace: ") {
-				if strings.Contains(line, "attached") && !signalled {
-					signalled = true
-					ready <- nil
+				if strings.Contains(line, "attached") {
+					p.attached(line)
+					if !signalled {
+						signalled = true
+						ready <- nil
+					}
 				}
 				continue
 			}
@@ -133,6 +139,41 @@ type straceParser struct {
 	unfinished map[int]string
 	binds      map[string]int // pid|fd -> port
 	base       int
+	// live are the traced processes; a line without "[pid N]" belongs
+	// to the only one.
+	live map[int]bool
+	last int
+}
+
+// attached reads "strace: Process N attached[ with M threads]".
+func (p *straceParser) attached(line string) {
+	f := strings.Fields(line)
+	if len(f) >= 3 {
+		if n, err := strconv.Atoi(f[2]); err == nil {
+			p.live[n] = true
+			p.last = n
+		}
+	}
+}
+
+// pidOf splits the "[pid N] " prefix off a line.
+func (p *straceParser) pidOf(line string) (int, string) {
+	if strings.HasPrefix(line, "[pid ") {
+		end := strings.IndexByte(line, ']')
+		if end > 0 {
+			if n, err := strconv.Atoi(strings.TrimSpace(line[5:end])); err == nil {
+				p.live[n] = true
+				p.last = n
+				return n, strings.TrimSpace(line[end+1:])
+			}
+		}
+	}
+	if len(p.live) == 1 {
+		for n := range p.live {
+			return n, line
+		}
+	}
+	return p.last, line
 }
 
 func (p *straceParser) procInfo(pid int) (ppid, uid int) {
@@ -174,20 +215,20 @@ func stdinOf(pid int) string {
 }
 
 func (p *straceParser) parse(line string) []trace.Event {
-	f := strings.SplitN(line, " ", 3)
-	if len(f) < 3 {
+	pid, line := p.pidOf(line)
+	f := strings.SplitN(line, " ", 2)
+	if len(f) < 2 || pid == 0 {
 		return nil
 	}
-	pid, err := strconv.Atoi(f[0])
-	if err != nil {
-		return nil
-	}
-	ts, err := strconv.ParseFloat(f[1], 64)
+	ts, err := strconv.ParseFloat(f[0], 64)
 	if err != nil {
 		return nil
 	}
 	t := time.Unix(0, int64(ts*1e9))
-	rest := f[2]
+	rest := f[1]
+	if strings.HasPrefix(rest, "+++ ") {
+		delete(p.live, pid)
+	}
 	if strings.HasPrefix(rest, "+++ exited with ") {
 		code, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rest, "+++ exited with "), " +++"))
 		return []trace.Event{{Time: t, Kind: trace.KindExit, PID: pid, Result: code}}
