@@ -1,0 +1,9 @@
+package trace
+
+// constructors lists the tracers, preferred first.
+func constructors() []constructor {
+	return []constructor{
+		{"ebpf", newEBPF},
+		{"ptrace", newPtrace},
+	}
+}
