@@ -545,4 +545,3 @@ func eventSet(r run) map[string]bool {
 	}
 	return set
 }
-
