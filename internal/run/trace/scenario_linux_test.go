@@ -326,6 +326,13 @@ func runRunc(t *testing.T, tr Tracer, _ string) run {
 	proc["terminal"] = false
 	proc["args"] = []string{"/bin/sh", "/tmp/trace/scenario.sh"}
 	proc["env"] = []string{"PATH=/bin", "BIN=/bin", "D=/tmp/trace"}
+	// Docker's default capabilities include SETUID and SETGID (su needs
+	// them); runc's default spec has neither.
+	caps := proc["capabilities"].(map[string]any)
+	for _, set := range []string{"bounding", "effective", "permitted"} {
+		list, _ := caps[set].([]any)
+		caps[set] = append(list, "CAP_SETUID", "CAP_SETGID")
+	}
 	cfg["root"].(map[string]any)["readonly"] = false
 	b, _ := json.Marshal(cfg)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
@@ -336,8 +343,18 @@ func runRunc(t *testing.T, tr Tracer, _ string) run {
 	runcCmd := func(args ...string) *exec.Cmd {
 		return exec.Command(runc, append([]string{"--root", state}, args...)...)
 	}
+	// The container's stdio is runc create's: a file, not a pipe whose
+	// reader would wait for the container to close it.
+	logPath := filepath.Join(base, "output")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
 	create := runcCmd("create", "--bundle", bundle, "--pid-file", filepath.Join(base, "pid"), id)
-	if out, err := create.CombinedOutput(); err != nil {
+	create.Stdout, create.Stderr = logf, logf
+	if err := create.Run(); err != nil {
+		out, _ := os.ReadFile(logPath)
 		t.Fatalf("runc create: %v: %s", err, out)
 	}
 	t.Cleanup(func() { _ = runcCmd("delete", "--force", id).Run() })

@@ -295,6 +295,27 @@ static __always_inline void emit_exec_args(u32 tid, u32 op, const char *path, co
 	bpf_ringbuf_submit(ea, 0);
 }
 
+/* The syscall's arguments from the user registers: the argument registers
+ * still hold them at exit too (arm64 keeps the first in orig_x0). */
+static __always_inline void syscall_args(struct pt_regs *regs, u64 *args)
+{
+#if defined(__TARGET_ARCH_x86)
+	args[0] = BPF_CORE_READ(regs, di);
+	args[1] = BPF_CORE_READ(regs, si);
+	args[2] = BPF_CORE_READ(regs, dx);
+	args[3] = BPF_CORE_READ(regs, r10);
+	args[4] = BPF_CORE_READ(regs, r8);
+	args[5] = BPF_CORE_READ(regs, r9);
+#elif defined(__TARGET_ARCH_arm64)
+	args[0] = BPF_CORE_READ(regs, orig_x0);
+	args[1] = BPF_CORE_READ(regs, regs[1]);
+	args[2] = BPF_CORE_READ(regs, regs[2]);
+	args[3] = BPF_CORE_READ(regs, regs[3]);
+	args[4] = BPF_CORE_READ(regs, regs[4]);
+	args[5] = BPF_CORE_READ(regs, regs[5]);
+#endif
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -307,21 +328,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (!is_traced(pt >> 32))
 		return 0;
 	struct pending p = { .op = op };
-#if defined(__TARGET_ARCH_x86)
-	p.args[0] = BPF_CORE_READ(regs, di);
-	p.args[1] = BPF_CORE_READ(regs, si);
-	p.args[2] = BPF_CORE_READ(regs, dx);
-	p.args[3] = BPF_CORE_READ(regs, r10);
-	p.args[4] = BPF_CORE_READ(regs, r8);
-	p.args[5] = BPF_CORE_READ(regs, r9);
-#elif defined(__TARGET_ARCH_arm64)
-	p.args[0] = BPF_CORE_READ(regs, regs[0]);
-	p.args[1] = BPF_CORE_READ(regs, regs[1]);
-	p.args[2] = BPF_CORE_READ(regs, regs[2]);
-	p.args[3] = BPF_CORE_READ(regs, regs[3]);
-	p.args[4] = BPF_CORE_READ(regs, regs[4]);
-	p.args[5] = BPF_CORE_READ(regs, regs[5]);
-#endif
+	syscall_args(regs, p.args);
 	/* The arguments of an exec must be read now: a successful exec
 	 * replaces the memory they live in. */
 	if (op == OP_EXECVE)
@@ -349,8 +356,17 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (op0 == OP_NONE)
 		return 0;
 	struct pending *p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
-		return 0;
+	struct pending inflight = {};
+	if (!p) {
+		/* A call already in progress when tracing began (the target
+		 * blocked in a syscall when it was attached): its arguments are
+		 * still in the registers. Not an exec, whose memory is gone. */
+		if (op0 == OP_EXECVE || op0 == OP_EXECVEAT || !bpf_map_lookup_elem(&traced, &(u32){pt >> 32}))
+			return 0;
+		inflight.op = op0;
+		syscall_args(regs, inflight.args);
+		p = &inflight;
+	}
 	u32 op = p->op;
 	if ((op == OP_EXECVE || op == OP_EXECVEAT) && ret == 0) {
 		bpf_map_delete_elem(&pending, &tid);
