@@ -101,7 +101,7 @@ func tracerNamed(t *testing.T, name string) Tracer {
 // scenarios (its applets run from $BIN).
 var busyboxRoot string
 
-func hostBusybox(t *testing.T) string {
+func hostBusybox(t testing.TB) string {
 	t.Helper()
 	if busyboxRoot == "" {
 		parent, err := os.MkdirTemp("", "drydock-trace-busybox-")

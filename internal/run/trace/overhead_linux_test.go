@@ -1,0 +1,114 @@
+package trace
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// The overhead workloads: the same busybox shell loops run untraced and
+// under each tracer. docs/tracing.md has the figures.
+var overheadWorkloads = []struct{ name, script string }{
+	// 10,000 times: open, read (byte by byte: busybox's read builtin), close.
+	{"open-read-close-10000", `i=0; while [ $i -lt 10000 ]; do read -r l < "$D/known.txt"; i=$((i+1)); done`},
+	// 1,000 fork+exec of a program that exits at once.
+	{"exec-1000", `i=0; while [ $i -lt 1000 ]; do busybox true; i=$((i+1)); done`},
+}
+
+// BenchmarkOverhead runs each workload with no tracer, with eBPF and with
+// ptrace, and (ebpf-bystander) untraced while an eBPF session traces
+// another process: the eBPF programs run on every system call of the
+// machine, so that is their cost to everything else.
+//
+//	go test -run '^$' -bench Overhead -benchtime 5x ./internal/run/trace
+func BenchmarkOverhead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("tracing needs root")
+	}
+	bin := filepath.Join(hostBusybox(b), "usr", "bin")
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "known.txt"), []byte("drydock\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	modes := []string{"none", "ebpf", "ptrace", "ebpf-bystander"}
+	for _, w := range overheadWorkloads {
+		for _, mode := range modes {
+			b.Run(w.name+"/"+mode, func(b *testing.B) {
+				var tr Tracer
+				switch mode {
+				case "ebpf", "ptrace":
+					var err error
+					if tr, err = Named(mode); err != nil {
+						b.Skip(err)
+					}
+				case "ebpf-bystander":
+					stop := traceBystander(b, bin)
+					defer stop()
+				}
+				for i := 0; i < b.N; i++ {
+					runWorkload(b, bin, dir, w.script, tr)
+				}
+			})
+		}
+	}
+}
+
+// runWorkload runs one script, traced by tr when tr is not nil, and waits
+// for it (and its session) to end.
+func runWorkload(b *testing.B, bin, dir, script string, tr Tracer) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(bin, "sh"), "-c", `read -r x <&3; exec 3<&-; eval "$S"`)
+	cmd.Env = []string{"PATH=" + bin, "D=" + dir, "S=" + script}
+	cmd.ExtraFiles = []*os.File{pr}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	pr.Close()
+	var s Session
+	if tr != nil {
+		if s, err = tr.Attach(context.Background(), Target{PID: cmd.Process.Pid}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	pw.Write([]byte("go\n"))
+	pw.Close()
+	if s != nil {
+		n := 0
+		for range s.Events() {
+			n++
+		}
+		s.Close()
+		b.ReportMetric(float64(n), "events/op")
+	}
+	if err := cmd.Wait(); err != nil && tr == nil {
+		b.Fatal(err)
+	}
+}
+
+// traceBystander attaches eBPF to an idle process and returns how to stop.
+func traceBystander(b *testing.B, bin string) func() {
+	tr, err := Named("ebpf")
+	if err != nil {
+		b.Skip(err)
+	}
+	idle := exec.Command(filepath.Join(bin, "sleep"), "3600")
+	if err := idle.Start(); err != nil {
+		b.Fatal(err)
+	}
+	s, err := tr.Attach(context.Background(), Target{PID: idle.Process.Pid})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		idle.Process.Kill()
+		for range s.Events() {
+		}
+		s.Close()
+		idle.Wait()
+	}
+}
