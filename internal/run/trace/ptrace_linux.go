@@ -75,6 +75,7 @@ func (ptraceTracer) Attach(ctx context.Context, t Target) (Session, error) {
 		done:     make(chan struct{}),
 		finished: make(chan struct{}),
 		ids:      readIDMap(t.PID),
+		seccomp:  t.SeccompTrace,
 		threads:  map[int]*pthread{},
 		procs:    map[int]*pproc{},
 	}
@@ -100,11 +101,13 @@ type ptraceSession struct {
 	closeOnce sync.Once
 	ids       idMap
 	ops       [maxSyscall]op
+	seccomp   bool // Target.SeccompTrace: stop at seccomp's traps, not at every syscall
 
 	// owned by the tracer thread
 	threads map[int]*pthread
 	procs   map[int]*pproc
 	stop    bool // Close or ctx: detach and return
+	stops   int  // ptrace stops handled (the tests compare the modes)
 	buf     [4096]byte
 }
 
@@ -165,8 +168,10 @@ func (s *ptraceSession) run(pid int, ready chan<- error) {
 	}
 }
 
+// seizeOptions always include TRACESECCOMP: a SECCOMP_RET_TRACE filter
+// with a tracer that lacks it fails the call with ENOSYS.
 const seizeOptions = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK |
-	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT
+	unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACEEXIT | unix.PTRACE_O_TRACESECCOMP
 
 // seize attaches to every thread of pid (again until no new thread
 // appears) and interrupts each, so that each starts reporting syscalls.
@@ -253,11 +258,21 @@ func (s *ptraceSession) reapGone() {
 	}
 }
 
+// resume restarts a stopped thread, delivering sig when not 0. Without
+// SeccompTrace it stops again at the next syscall entry or exit; with it,
+// only at the exit of a traced call it is in, and at seccomp's traps.
 func (s *ptraceSession) resume(tid int, sig unix.Signal) {
+	if s.seccomp {
+		if th := s.threads[tid]; th == nil || th.pending == nil {
+			_ = unix.PtraceCont(tid, int(sig))
+			return
+		}
+	}
 	_ = unix.PtraceSyscall(tid, int(sig))
 }
 
 func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
+	s.stops++
 	th := s.threads[tid]
 	if th == nil {
 		th = s.newThread(tid)
@@ -293,6 +308,11 @@ func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
 		s.execed(th, former)
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_EXIT:
+		s.resume(tid, 0)
+	case unix.PTRACE_EVENT_SECCOMP:
+		// a seccomp SECCOMP_RET_TRACE trap: the call's entry
+		th.started = true
+		s.syscallStop(th)
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_STOP:
 		if th.started && (sig == unix.SIGSTOP || sig == unix.SIGTSTP || sig == unix.SIGTTIN || sig == unix.SIGTTOU) {
@@ -409,7 +429,7 @@ func (s *ptraceSession) syscallStop(th *pthread) {
 		return
 	}
 	switch info.Op {
-	case unix.PTRACE_SYSCALL_INFO_ENTRY:
+	case unix.PTRACE_SYSCALL_INFO_ENTRY, unix.PTRACE_SYSCALL_INFO_SECCOMP:
 		th.pending = nil
 		if info.Arch != nativeArch || info.Nr >= maxSyscall {
 			return

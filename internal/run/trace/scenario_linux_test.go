@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // The scenario every tracer test runs, as a busybox sh script. Each line
@@ -41,8 +44,11 @@ exit 0
 // TestMain runs this binary as the scenario's thread workload when the
 // scenario calls it.
 func TestMain(m *testing.M) {
-	if os.Getenv("DRYDOCK_TRACE_HELPER") == "threads" {
+	switch os.Getenv("DRYDOCK_TRACE_HELPER") {
+	case "threads":
 		os.Exit(threadWorkload())
+	case "wait":
+		os.Exit(waitThenExec())
 	}
 	code := m.Run()
 	if busyboxRoot != "" {
@@ -69,6 +75,67 @@ func threadWorkload() int {
 		return 1
 	}
 	return 0
+}
+
+// waitThenExec is the Go form of the created-but-not-started target: a
+// multi-threaded process (as runc's init is) that waits for a line on fd 3
+// and then execs its arguments. With DRYDOCK_TRACE_SECCOMP set it first
+// installs, on all its threads, a seccomp filter that traps the traced
+// system calls to the tracer, as a sandbox does for Target.SeccompTrace.
+func waitThenExec() int {
+	if os.Getenv("DRYDOCK_TRACE_SECCOMP") != "" {
+		if err := installTraceFilter(); err != nil {
+			fmt.Fprintln(os.Stderr, "seccomp:", err)
+			return 1
+		}
+	}
+	var b [1]byte
+	for {
+		if n, err := syscall.Read(3, b[:]); n <= 0 || err != nil || b[0] == '\n' {
+			break
+		}
+	}
+	syscall.Close(3)
+	env := append(os.Environ(), "DRYDOCK_TRACE_HELPER=threads")
+	err := syscall.Exec(os.Args[1], os.Args[1:], env)
+	fmt.Fprintln(os.Stderr, "exec:", err)
+	return 1
+}
+
+// installTraceFilter installs a classic BPF seccomp filter that returns
+// SECCOMP_RET_TRACE for SeccompTraceSyscalls' calls and allows the rest.
+func installTraceFilter() error {
+	stmt := func(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: jt, Jf: jf, K: k}
+	}
+	var nrs []uint32
+	for nr := range opSyscalls() {
+		nrs = append(nrs, uint32(nr))
+	}
+	// struct seccomp_data: nr at 0, arch at 4.
+	prog := []unix.SockFilter{
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 4),
+		jeq(nativeArch, 1, 0),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 0),
+	}
+	for i, nr := range nrs {
+		// jump to the RET_TRACE after the remaining compares and the RET_ALLOW
+		prog = append(prog, jeq(nr, uint8(len(nrs)-i), 0))
+	}
+	prog = append(prog,
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_TRACE))
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // needRoot skips a test that needs root, unless DRYDOCK_REQUIRE_SANDBOX
@@ -247,6 +314,7 @@ type run struct {
 	dir     string // $D as the traced processes see it
 	outside int    // pid of a process run outside the tree meanwhile
 	threads bool   // whether the thread workload ran
+	stops   int    // ptrace: the stops the tracer handled
 }
 
 // environment starts the scenario in the created-but-not-started state a
@@ -257,14 +325,22 @@ type environment struct {
 }
 
 var environments = []environment{
-	{"helper", runHelper},
+	{"helper", func(t *testing.T, tr Tracer, dir string) run { return runHelper(t, tr, dir, false) }},
+	{"gohelper", func(t *testing.T, tr Tracer, dir string) run { return runHelper(t, tr, dir, true) }},
 	{"runc", runRunc},
 }
 
 // runHelper runs the scenario as a child that waits on a pipe before it
 // execs the script, in a network namespace of its own (no uplink: the
-// connect attempt cannot leave the machine).
-func runHelper(t *testing.T, tr Tracer, dir string) run {
+// connect attempt cannot leave the machine). The child is busybox's shell,
+// or with goHelper this test binary (multi-threaded, like runc's init),
+// which for the ptrace tracer also traps the traced calls with seccomp
+// (Target.SeccompTrace).
+func runHelper(t *testing.T, tr Tracer, dir string, goHelper bool) run {
+	return runHelperMode(t, tr, dir, goHelper, goHelper && tr.Name() == "ptrace")
+}
+
+func runHelperMode(t *testing.T, tr Tracer, dir string, goHelper, seccomp bool) run {
 	bin := filepath.Join(hostBusybox(t), "usr", "bin")
 	scenarioDir(t, dir)
 	self, err := os.Executable()
@@ -277,6 +353,15 @@ func runHelper(t *testing.T, tr Tracer, dir string) run {
 	}
 	cmd := exec.Command(filepath.Join(bin, "sh"), "-c", `read -r x <&3; exec 3<&-; exec "$0" "$1"`, filepath.Join(bin, "sh"), filepath.Join(dir, "scenario.sh"))
 	cmd.Env = []string{"PATH=" + bin, "BIN=" + bin, "D=" + dir, "HELPER=" + self, "DRYDOCK_TRACE_HELPER=threads"}
+	target := Target{}
+	if goHelper {
+		cmd = exec.Command(self, filepath.Join(bin, "sh"), filepath.Join(dir, "scenario.sh"))
+		cmd.Env = []string{"PATH=" + bin, "BIN=" + bin, "D=" + dir, "HELPER=" + self, "DRYDOCK_TRACE_HELPER=wait"}
+		if seccomp {
+			cmd.Env = append(cmd.Env, "DRYDOCK_TRACE_SECCOMP=1")
+			target.SeccompTrace = true
+		}
+	}
 	cmd.ExtraFiles = []*os.File{pr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET}
 	var stderr bytes.Buffer
@@ -286,7 +371,8 @@ func runHelper(t *testing.T, tr Tracer, dir string) run {
 	}
 	pr.Close()
 	r := run{root: cmd.Process.Pid, dir: dir, threads: true}
-	r.events, r.outside = traceTree(t, tr, Target{PID: r.root}, func() {
+	target.PID = r.root
+	r.events, r.outside, r.stops = traceTree(t, tr, target, func() {
 		pw.Write([]byte("go\n"))
 		pw.Close()
 	}, filepath.Join(bin, "cat"), filepath.Join(dir, "outside-marker"))
@@ -367,7 +453,7 @@ func runRunc(t *testing.T, tr Tracer, _ string) run {
 		t.Fatal(err)
 	}
 	r := run{root: pid, dir: "/tmp/trace"}
-	r.events, r.outside = traceTree(t, tr, Target{PID: pid}, func() {
+	r.events, r.outside, r.stops = traceTree(t, tr, Target{PID: pid}, func() {
 		if out, err := runcCmd("start", id).CombinedOutput(); err != nil {
 			t.Errorf("runc start: %v: %s", err, out)
 		}
@@ -377,7 +463,7 @@ func runRunc(t *testing.T, tr Tracer, _ string) run {
 
 // traceTree attaches tr to the target, runs a process outside the tree,
 // starts the tree and collects its events until it has exited.
-func traceTree(t *testing.T, tr Tracer, target Target, start func(), outsideCmd, outsideArg string) ([]Event, int) {
+func traceTree(t *testing.T, tr Tracer, target Target, start func(), outsideCmd, outsideArg string) (evs []Event, outsidePID, stops int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -391,14 +477,16 @@ func traceTree(t *testing.T, tr Tracer, target Target, start func(), outsideCmd,
 		t.Fatalf("outside process: %v", err)
 	}
 	start()
-	var evs []Event
 	for ev := range sess.Events() {
 		evs = append(evs, ev)
 	}
 	if ctx.Err() != nil {
 		t.Fatalf("%s: the traced tree did not finish in time", tr.Name())
 	}
-	return evs, outside.Process.Pid
+	if ps, ok := sess.(*ptraceSession); ok {
+		stops = ps.stops // written before the channel closed
+	}
+	return evs, outside.Process.Pid, stops
 }
 
 func TestScenario(t *testing.T) {
@@ -408,14 +496,19 @@ func TestScenario(t *testing.T) {
 			t.Run(name+"/"+env.name, func(t *testing.T) {
 				tr := tracerNamed(t, name)
 				r := env.run(t, tr, filepath.Join(t.TempDir(), "d"))
-				if testing.Verbose() {
-					for _, ev := range r.events {
-						b, _ := json.Marshal(ev)
-						t.Logf("%s", b)
-					}
-				}
+				logEvents(t, r)
 				checkScenario(t, r)
 			})
+		}
+	}
+}
+
+// logEvents logs a run's events with -v.
+func logEvents(t *testing.T, r run) {
+	if testing.Verbose() {
+		for _, ev := range r.events {
+			b, _ := json.Marshal(ev)
+			t.Logf("%s", b)
 		}
 	}
 }
@@ -558,7 +651,39 @@ func eventSet(r run) map[string]bool {
 		if ev.Addr != "" || ev.Port != 0 {
 			what = ev.Proto + " " + ev.Addr + ":" + strconv.Itoa(ev.Port)
 		}
-		set[fmt.Sprintf("%s %s %s result=%d", ev.Kind, ev.Syscall, what, ev.Result)] = true
+		result := strconv.Itoa(ev.Result)
+		if ev.Kind == KindOpen && ev.Result >= 0 {
+			result = "fd" // which fd number a run gets is no business of the tracer
+		}
+		set[fmt.Sprintf("%s %s %s result=%s", ev.Kind, ev.Syscall, what, result)] = true
 	}
 	return set
+}
+
+// TestSeccompTrace: with Target.SeccompTrace the ptrace tracer sees the
+// same calls but stops far less often (only at the traced calls).
+func TestSeccompTrace(t *testing.T) {
+	needRoot(t)
+	tr := tracerNamed(t, "ptrace")
+	dir := filepath.Join(t.TempDir(), "d")
+	plain := runHelperMode(t, tr, dir, true, false)
+	trapped := runHelperMode(t, tr, dir, true, true)
+	logEvents(t, plain)
+	logEvents(t, trapped)
+	checkScenario(t, trapped)
+	a, b := eventSet(plain), eventSet(trapped)
+	for k := range a {
+		if !b[k] {
+			t.Errorf("only without seccomp: %s", k)
+		}
+	}
+	for k := range b {
+		if !a[k] {
+			t.Errorf("only with seccomp: %s", k)
+		}
+	}
+	t.Logf("ptrace stops: %d at every syscall, %d with seccomp traps", plain.stops, trapped.stops)
+	if trapped.stops*2 > plain.stops {
+		t.Errorf("seccomp traps: %d stops, every syscall: %d; want less than half", trapped.stops, plain.stops)
+	}
 }

@@ -1,6 +1,10 @@
 package trace
 
-import "golang.org/x/sys/unix"
+import (
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
 
 // op is what a traced system call does, shared by both tracers. The
 // values must match enum op in bpf/trace.bpf.c.
@@ -106,3 +110,18 @@ func (o op) name() string {
 }
 
 func (o op) isExec() bool { return o == opExecve || o == opExecveat }
+
+// SeccompTraceSyscalls names the system calls the tracers record on this
+// architecture, as seccomp profiles name them: the calls a filter must
+// send to the ptrace tracer (SCMP_ACT_TRACE) when Target.SeccompTrace is
+// set.
+func SeccompTraceSyscalls() []string {
+	var names []string
+	for _, o := range opSyscalls() {
+		if !slices.Contains(names, o.name()) {
+			names = append(names, o.name())
+		}
+	}
+	slices.Sort(names)
+	return names
+}

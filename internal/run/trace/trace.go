@@ -85,6 +85,13 @@ type Target struct {
 	// directory (under /sys/fs/cgroup); tracers that filter by cgroup use
 	// it, others may ignore it.
 	CgroupPath string
+	// SeccompTrace says the workload runs under a seccomp filter that
+	// returns SECCOMP_RET_TRACE for the system calls SeccompTraceSyscalls
+	// names (SCMP_ACT_TRACE in an OCI seccomp profile). The ptrace tracer
+	// then stops the workload at those calls only, not at every system
+	// call. Use it with the ptrace tracer only: with no ptrace tracer
+	// attached, such a filter fails those calls with ENOSYS.
+	SeccompTrace bool
 }
 
 // Tracer starts recording a target.
