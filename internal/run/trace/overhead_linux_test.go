@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package trace
 
 import (
@@ -5,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,15 +38,15 @@ func BenchmarkOverhead(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "known.txt"), []byte("drydock\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	modes := []string{"none", "ebpf", "ptrace", "ebpf-bystander"}
+	modes := []string{"none", "ebpf", "ptrace", "ptrace-seccomp", "ebpf-bystander"}
 	for _, w := range overheadWorkloads {
 		for _, mode := range modes {
 			b.Run(w.name+"/"+mode, func(b *testing.B) {
 				var tr Tracer
 				switch mode {
-				case "ebpf", "ptrace":
+				case "ebpf", "ptrace", "ptrace-seccomp":
 					var err error
-					if tr, err = Named(mode); err != nil {
+					if tr, err = Named(strings.TrimSuffix(mode, "-seccomp")); err != nil {
 						b.Skip(err)
 					}
 				case "ebpf-bystander":
@@ -52,7 +55,7 @@ func BenchmarkOverhead(b *testing.B) {
 				}
 				before := cpuTime(b)
 				for i := 0; i < b.N; i++ {
-					runWorkload(b, bin, dir, w.script, tr)
+					runWorkload(b, bin, dir, w.script, tr, mode == "ptrace-seccomp")
 				}
 				b.ReportMetric((cpuTime(b)-before).Seconds()*1000/float64(b.N), "cpu-ms/op")
 			})
@@ -78,15 +81,23 @@ func cpuTime(b *testing.B) time.Duration {
 	return d
 }
 
-// runWorkload runs one script, traced by tr when tr is not nil, and waits
-// for it (and its session) to end.
-func runWorkload(b *testing.B, bin, dir, script string, tr Tracer) {
+// runWorkload runs one script from the Go wrapper (waitThenExec), traced
+// by tr when tr is not nil, and waits for it (and its session) to end.
+// With seccomp the wrapper traps the traced calls (Target.SeccompTrace).
+func runWorkload(b *testing.B, bin, dir, script string, tr Tracer, seccomp bool) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(filepath.Join(bin, "sh"), "-c", `read -r x <&3; exec 3<&-; eval "$S"`)
-	cmd.Env = []string{"PATH=" + bin, "D=" + dir, "S=" + script}
+	cmd := exec.Command(self, filepath.Join(bin, "sh"), "-c", script)
+	cmd.Env = []string{"PATH=" + bin, "D=" + dir, "DRYDOCK_TRACE_HELPER=wait"}
+	if seccomp {
+		cmd.Env = append(cmd.Env, "DRYDOCK_TRACE_SECCOMP=1")
+	}
 	cmd.ExtraFiles = []*os.File{pr}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -94,7 +105,7 @@ func runWorkload(b *testing.B, bin, dir, script string, tr Tracer) {
 	pr.Close()
 	var s Session
 	if tr != nil {
-		if s, err = tr.Attach(context.Background(), Target{PID: cmd.Process.Pid}); err != nil {
+		if s, err = tr.Attach(context.Background(), Target{PID: cmd.Process.Pid, SeccompTrace: seccomp}); err != nil {
 			b.Fatal(err)
 		}
 	}
