@@ -320,6 +320,9 @@ func (s *ebpfSession) decode(raw []byte) []Event {
 		ret:  e.Ret,
 		aux:  e.Aux,
 	}
+	if e.Type != recExit && !s.live[pid] {
+		s.live[pid] = true // joined by its cgroup
+	}
 	switch e.Type {
 	case recFork:
 		s.live[int(e.Aux)] = true
