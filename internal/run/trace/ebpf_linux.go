@@ -244,7 +244,9 @@ func (s *ebpfSession) run(ctx context.Context) {
 			return
 		default:
 		}
-		s.rd.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		// Records below the wakeup threshold (bpf/trace.bpf.c) are read
+		// when this deadline passes.
+		s.rd.SetDeadline(time.Now().Add(50 * time.Millisecond))
 		err := s.rd.ReadInto(&rec)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):

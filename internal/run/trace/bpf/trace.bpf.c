@@ -150,6 +150,19 @@ struct {
 	__type(value, u64);
 } drops SEC(".maps");
 
+/* Wake the reader only once this much is waiting (or for an exit): a
+ * wakeup per record would cost the reader a context switch per syscall.
+ * The reader also polls on a short deadline for what is left below it. */
+#define WAKEUP_BYTES (256 << 10)
+#define RB_NO_WAKEUP 1
+#define RB_FORCE_WAKEUP 2
+#define RB_AVAIL_DATA 0
+
+static __always_inline u64 wakeup(void)
+{
+	return bpf_ringbuf_query(&events, RB_AVAIL_DATA) >= WAKEUP_BYTES ? RB_FORCE_WAKEUP : RB_NO_WAKEUP;
+}
+
 static __always_inline void count_drop(u32 which)
 {
 	u64 *n = bpf_map_lookup_elem(&drops, &which);
@@ -292,7 +305,7 @@ static __always_inline void emit_exec_args(u32 tid, u32 op, const char *path, co
 	}
 	ea->argc = argc;
 	ea->len = off;
-	bpf_ringbuf_submit(ea, 0);
+	bpf_ringbuf_submit(ea, wakeup());
 }
 
 /* The syscall's arguments from the user registers: the argument registers
@@ -426,7 +439,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (path)
 		bpf_probe_read_user_str(ev->path, sizeof(ev->path), path);
 	bpf_map_delete_elem(&pending, &tid);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup());
 	return 0;
 }
 
@@ -458,7 +471,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	if (!ev)
 		return 0;
 	ev->aux = ctgid;
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup());
 	return 0;
 }
 
@@ -480,7 +493,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 		ev->stdin_mode = BPF_CORE_READ(f, f_inode, i_mode);
 		ev->stdin_rdev = BPF_CORE_READ(f, f_inode, i_rdev);
 	}
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, wakeup());
 	return 0;
 }
 
@@ -499,6 +512,6 @@ int BPF_PROG(sched_process_exit, struct task_struct *p)
 	if (!ev)
 		return 0;
 	ev->aux = (u32)BPF_CORE_READ(p, exit_code);
-	bpf_ringbuf_submit(ev, 0);
+	bpf_ringbuf_submit(ev, RB_FORCE_WAKEUP);
 	return 0;
 }
