@@ -61,8 +61,12 @@ func TestMain(m *testing.M) {
 
 // threadWorkload opens $D/thread.txt from a thread other than the main
 // one: the main goroutine keeps the main thread, so the other goroutine
-// runs on another.
+// runs on another. It then makes the calls busybox cannot, each refused
+// or without effect: a mount on a missing directory, a ptrace request on
+// a process it does not trace, a capset of its own capabilities and a
+// module load from a text file.
 func threadWorkload() int {
+	defer otherCalls()
 	runtime.LockOSThread()
 	errc := make(chan error)
 	go func() {
@@ -78,6 +82,23 @@ func threadWorkload() int {
 	}
 	return 0
 }
+
+func otherCalls() {
+	_ = unix.Mount("none", missingMount, "tmpfs", 0, "")
+	_, _, _ = unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_PEEKDATA, uintptr(os.Getppid()), 0, 0, 0, 0)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) == nil {
+		_ = unix.Capset(&hdr, &data[0])
+	}
+	if f, err := os.Open(filepath.Join(os.Getenv("D"), "known.txt")); err == nil {
+		_ = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+	}
+}
+
+// missingMount is a mount point that does not exist: the mount is refused.
+const missingMount = "/nonexistent/drydock-trace-mount"
 
 // waitThenExec is the Go form of the created-but-not-started target: a
 // multi-threaded process (as runc's init is) that waits for a line on fd 3
@@ -591,6 +612,23 @@ func checkScenario(t *testing.T, r run) {
 		find("open of thread.txt from a thread other than the main one", func(ev Event) bool {
 			return ev.Kind == KindOpen && ev.Path == r.dir+"/thread.txt" && ev.TID != ev.PID && ev.TID != 0 && ev.Result >= 0
 		})
+		find("mount on a missing directory refused with ENOENT", func(ev Event) bool {
+			return ev.Kind == KindMount && ev.Syscall == "mount" && ev.Path == missingMount && ev.Result == -int(syscall.ENOENT)
+		})
+		find("ptrace of the parent, not traced: ESRCH", func(ev Event) bool {
+			return ev.Kind == KindPtrace && ev.TargetPID == r.root && ev.Result == -int(syscall.ESRCH)
+		})
+		var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		var caps [2]unix.CapUserData
+		if err := unix.Capget(&hdr, &caps[0]); err != nil {
+			t.Fatal(err)
+		}
+		find("capset of root's own effective set", func(ev Event) bool {
+			return ev.Kind == KindCapset && ev.Result == 0 && ev.CapEffective == uint64(caps[0].Effective)|uint64(caps[1].Effective)<<32
+		})
+		find("finit_module of a text file, refused", func(ev Event) bool {
+			return ev.Kind == KindModule && ev.Syscall == "finit_module" && ev.Result < 0
+		})
 	}
 	find("the script's exit with status 0", func(ev Event) bool {
 		return ev.Kind == KindExit && ev.PID == r.root && ev.Result == 0
@@ -650,6 +688,9 @@ func eventSet(r run) map[string]bool {
 	set := map[string]bool{}
 	for _, ev := range r.events {
 		what := ev.Path
+		if ev.Kind == KindModule {
+			what = "" // eBPF finds finit_module's path only while the process lives
+		}
 		if ev.Addr != "" || ev.Port != 0 {
 			what = ev.Proto + " " + ev.Addr + ":" + strconv.Itoa(ev.Port)
 		}
