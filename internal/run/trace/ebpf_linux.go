@@ -73,7 +73,8 @@ func loadTraceObjects() (*bpf.TraceObjects, error) {
 	if err := bpf.LoadTraceObjects(&objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
-			return nil, unavailable("ebpf", "the kernel's verifier rejected the tracing programs (kernel too old?)", fmt.Errorf("%+v", ve))
+			slog.Debug("eBPF verifier log", "log", fmt.Sprintf("%+v", ve))
+			return nil, unavailable("ebpf", "the kernel's verifier rejected the tracing programs (kernel too old?)", ve)
 		}
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, unavailable("ebpf", "a kernel feature the tracer needs (BPF ring buffer, BTF tracepoints: Linux 5.11 or later)", err)
