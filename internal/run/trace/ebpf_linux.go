@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -138,6 +139,8 @@ type ebpfSession struct {
 	finished  chan struct{} // closed when run returns
 	closeOnce sync.Once
 
+	lost atomic.Uint64 // records the ring buffer dropped, set when the session ends
+
 	// owned by run
 	live     map[int]bool
 	execArgs map[uint32]execArgs
@@ -207,6 +210,10 @@ func cgroupID(path string) (uint64, error) {
 
 func (s *ebpfSession) Events() <-chan Event { return s.out }
 
+// Lost is the number of records the ring buffer dropped; it is known once
+// the Events channel is closed.
+func (s *ebpfSession) Lost() uint64 { return s.lost.Load() }
+
 func (s *ebpfSession) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	<-s.finished
@@ -228,6 +235,7 @@ func (s *ebpfSession) release() {
 		if dropped[0]+dropped[1] > 0 {
 			slog.Warn("trace records lost: the ring buffer was full", "tracer", "ebpf", "calls", dropped[0], "exec_args", dropped[1])
 		}
+		s.lost.Store(dropped[0] + dropped[1])
 		s.objs.Close()
 	}
 }

@@ -127,6 +127,10 @@ type pproc struct {
 
 func (s *ptraceSession) Events() <-chan Event { return s.out }
 
+// Lost is always 0: a slow reader holds the traced processes stopped
+// instead.
+func (s *ptraceSession) Lost() uint64 { return 0 }
+
 func (s *ptraceSession) Close() error {
 	s.closeOnce.Do(func() { close(s.done) })
 	<-s.finished

@@ -506,6 +506,11 @@ func traceTree(t *testing.T, tr Tracer, target Target, start func(), outsideCmd,
 	if ctx.Err() != nil {
 		t.Fatalf("%s: the traced tree did not finish in time", tr.Name())
 	}
+	if lr, ok := sess.(LossReporter); !ok {
+		t.Errorf("%s session is no LossReporter", tr.Name())
+	} else if n := lr.Lost(); n != 0 {
+		t.Errorf("%s lost %d records", tr.Name(), n)
+	}
 	if ps, ok := sess.(*ptraceSession); ok {
 		stops = ps.stops // written before the channel closed
 	}

@@ -111,3 +111,11 @@ type Session interface {
 	// call more than once.
 	Close() error
 }
+
+// LossReporter is implemented by sessions that can lose events (the eBPF
+// tracer's ring buffer can fill when user space falls behind). After the
+// Events channel is closed, Lost says how many records were dropped; a
+// report should say that the record is incomplete when it is not 0.
+type LossReporter interface {
+	Lost() uint64
+}
