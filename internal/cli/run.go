@@ -29,7 +29,7 @@ import (
 // runTracers are the tracers built into drydock run, in order of
 // preference (--tracer auto takes the first that attaches).
 func runTracers() []run.TracerFactory {
-	return nil
+	return run.BuiltinTracers()
 }
 
 // runFlags are the flags of drydock run.

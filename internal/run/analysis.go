@@ -280,10 +280,12 @@ const MaxFileList = 5000
 // FileUses lists the files the run touched.
 func (r *Result) FileUses() Files {
 	f := Files{Written: []FileUse{}, Read: []FileUse{}, Executed: []FileUse{}, Truncated: r.ChangesTrunc}
-	idx := map[string]int{}
+	// One index per list: the same key may be in several lists (an exec
+	// is also an open for exec).
+	idx := map[*[]FileUse]map[string]int{&f.Written: {}, &f.Read: {}, &f.Executed: {}}
 	add := func(list *[]FileUse, u FileUse) {
 		key := u.Path + "|" + u.Access + "|" + u.Source + "|" + u.Error
-		if i, ok := idx[key]; ok {
+		if i, ok := idx[list][key]; ok {
 			(*list)[i].Count++
 			return
 		}
@@ -291,7 +293,7 @@ func (r *Result) FileUses() Files {
 			f.Truncated = true
 			return
 		}
-		idx[key] = len(*list)
+		idx[list][key] = len(*list)
 		u.Count = 1
 		*list = append(*list, u)
 	}

@@ -57,15 +57,12 @@ func needSandbox(t *testing.T) {
 	isolated(t)
 }
 
-// needTracer returns the test tracers, or skips.
+// needTracer returns the tracers built into drydock (eBPF, then ptrace).
 func needTracer(t *testing.T) []run.TracerFactory {
 	t.Helper()
-	tr := testTracers()
+	tr := run.BuiltinTracers()
 	if len(tr) == 0 {
-		if os.Getenv("DRYDOCK_REQUIRE_SANDBOX") == "1" {
-			t.Fatal("no tracer for the tests (strace missing)")
-		}
-		t.Skip("no tracer for the tests: strace is not installed")
+		t.Fatal("no tracer built in")
 	}
 	return tr
 }
@@ -361,7 +358,14 @@ func alertsByRule(rep *runreport.Report) map[string][]rules.Alert {
 // tshark.
 func TestMisbehavingImage(t *testing.T) {
 	needSandbox(t)
-	tracers := needTracer(t)
+	for _, tr := range needTracer(t) {
+		t.Run(tr.Name, func(t *testing.T) { misbehaving(t, tr) })
+	}
+}
+
+// misbehaving runs the misbehaving image with one tracer, forced.
+func misbehaving(t *testing.T, tr run.TracerFactory) {
+	tracers := []run.TracerFactory{tr}
 	img := buildImage(t, map[string]string{"bad.sh": badScript, "etc/shadow": "root:*:19000:0:99999:7:::\n"},
 		map[string]int64{"etc/shadow": 0o640}, []string{"/bin/sh", "/bad.sh"}, "")
 	pcapPath := filepath.Join(t.TempDir(), "run.pcapng")
@@ -369,8 +373,11 @@ func TestMisbehavingImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, rep := runIt(t, img, run.Options{Tracers: tracers, Pcap: pcap})
+	res, rep := runIt(t, img, run.Options{Tracer: tr.Name, Tracers: tracers, Pcap: pcap})
 	pcap.Close()
+	if res.Tracer != tr.Name || rep.Tracer != tr.Name {
+		t.Errorf("tracer used: %q (report %q), want %q", res.Tracer, rep.Tracer, tr.Name)
+	}
 	if res.Exit.Code != 0 {
 		t.Errorf("exit %+v; stderr %s", res.Exit, res.Output.Stderr)
 	}
@@ -429,7 +436,7 @@ func TestMisbehavingImage(t *testing.T) {
 	})
 
 	t.Run("refused write as nobody", func(t *testing.T) {
-		res, rep := runIt(t, img, run.Options{Tracers: tracers, User: "65534"})
+		res, rep := runIt(t, img, run.Options{Tracer: tr.Name, Tracers: tracers, User: "65534"})
 		_ = res
 		found := false
 		for _, a := range alertsByRule(rep)["write_below_system_dir"] {
@@ -453,12 +460,22 @@ func TestQuietImage(t *testing.T) {
 	needSandbox(t)
 	img := buildImage(t, map[string]string{"app.sh": "#!/bin/sh\necho serving\nls /srv/www >/dev/null\nexec httpd -f -p 8080 -h /srv/www\n"}, nil,
 		[]string{"/bin/sh", "/app.sh"}, "65534", "8080/tcp")
-	_, rep := runIt(t, img, run.Options{Tracers: needTracer(t), Duration: 5 * time.Second})
-	if len(rep.Alerts) != 0 {
-		t.Errorf("a quiet image fired: %+v", rep.Alerts)
-	}
-	if len(rep.Network.Listening) != 1 || rep.Network.Listening[0].Port != 8080 {
-		t.Errorf("listening: %+v", rep.Network.Listening)
+	for _, tr := range needTracer(t) {
+		t.Run(tr.Name, func(t *testing.T) {
+			res, rep := runIt(t, img, run.Options{Tracer: tr.Name, Tracers: []run.TracerFactory{tr}, Duration: 5 * time.Second})
+			if res.Tracer != tr.Name {
+				t.Errorf("tracer used: %q, want %q", res.Tracer, tr.Name)
+			}
+			if len(res.Events) == 0 {
+				t.Errorf("%s recorded nothing: a quiet result would prove nothing", tr.Name)
+			}
+			if len(rep.Alerts) != 0 {
+				t.Errorf("a quiet image fired: %+v", rep.Alerts)
+			}
+			if len(rep.Network.Listening) != 1 || rep.Network.Listening[0].Port != 8080 {
+				t.Errorf("listening: %+v", rep.Network.Listening)
+			}
+		})
 	}
 }
 
@@ -583,7 +600,7 @@ func TestEscapes(t *testing.T) {
 func TestTracerChoice(t *testing.T) {
 	needSandbox(t)
 	tracers := needTracer(t)
-	failing := run.TracerFactory{Name: "ebpf", New: func() (trace.Tracer, error) { return nil, errors.New("BPF not permitted here") }}
+	failing := run.TracerFactory{Name: "broken", New: func() (trace.Tracer, error) { return nil, errors.New("BPF not permitted here") }}
 	img := corpusImage(t, "multiarch-busybox/oci")
 	res, rep := runIt(t, img, run.Options{Tracers: append([]run.TracerFactory{failing}, tracers...), Command: []string{"sh", "-c", "exit 0"}})
 	if res.Tracer != tracers[0].Name || rep.Tracer != tracers[0].Name {

@@ -38,16 +38,24 @@ type Event struct {
 	Time time.Time `json:"time"`
 	Kind string    `json:"kind"`
 	PID  int       `json:"pid"`
-	PPID int       `json:"ppid,omitempty"`
+	// TID is the thread that made the call (equal to PID in the process's
+	// main thread). PID, TID and PPID are the host's process ids.
+	TID  int `json:"tid,omitempty"`
+	PPID int `json:"ppid,omitempty"`
 	// UID is the real user id of the process (in the sandbox's user
 	// namespace), or the requested id for KindSetUID.
-	UID  int      `json:"uid"`
-	Comm string   `json:"comm,omitempty"`
-	Argv []string `json:"argv,omitempty"`
-	Path string   `json:"path,omitempty"`
+	UID  int    `json:"uid"`
+	Comm string `json:"comm,omitempty"`
+	// Syscall names the system call ("openat", "execve", "setresuid",
+	// "umount2"…); empty for KindExit.
+	Syscall string   `json:"syscall,omitempty"`
+	Argv    []string `json:"argv,omitempty"`
+	Path    string   `json:"path,omitempty"`
 	// Access is the KindOpen mode (AccessRead, AccessWrite, "read|write").
 	Access string `json:"access,omitempty"`
-	// Proto is "tcp", "udp", "tcp6", "udp6" or "unix".
+	// Proto is "tcp", "udp", "tcp6", "udp6" or "unix"; "raw"/"raw6" for
+	// raw sockets, and the family name ("netlink", "packet", "af<N>")
+	// for the others.
 	Proto string `json:"proto,omitempty"`
 	Addr  string `json:"addr,omitempty"`
 	Port  int    `json:"port,omitempty"`
@@ -55,12 +63,16 @@ type Event struct {
 	// shell's standard input connected to a socket).
 	FD        int `json:"fd,omitempty"`
 	TargetPID int `json:"target_pid,omitempty"`
+	// CapEffective is the effective capability set a KindCapset call
+	// asked for (bit N = capability N).
+	CapEffective uint64 `json:"cap_effective,omitempty"`
 	// Result is the system call's result: 0 or a positive value on
 	// success, the negated errno when the kernel refused (-13 for EACCES).
 	// An attempt the kernel refused is still an event.
 	Result int `json:"result"`
 	// Stdin describes what the process's fd 0 is at exec ("socket",
-	// "pipe", "tty", "file", "null"), for reverse-shell detection.
+	// "pipe", "tty", "file", "null"; "device" for another device, "dir",
+	// "closed" when fd 0 is not open), for reverse-shell detection.
 	Stdin string `json:"stdin,omitempty"`
 }
 
@@ -73,6 +85,13 @@ type Target struct {
 	// directory (under /sys/fs/cgroup); tracers that filter by cgroup use
 	// it, others may ignore it.
 	CgroupPath string
+	// SeccompTrace says the workload runs under a seccomp filter that
+	// returns SECCOMP_RET_TRACE for the system calls SeccompTraceSyscalls
+	// names (SCMP_ACT_TRACE in an OCI seccomp profile). The ptrace tracer
+	// then stops the workload at those calls only, not at every system
+	// call. Use it with the ptrace tracer only: with no ptrace tracer
+	// attached, such a filter fails those calls with ENOSYS.
+	SeccompTrace bool
 }
 
 // Tracer starts recording a target.
@@ -91,4 +110,12 @@ type Session interface {
 	// Close detaches and releases the tracer's resources; it is safe to
 	// call more than once.
 	Close() error
+}
+
+// LossReporter is implemented by sessions that can lose events (the eBPF
+// tracer's ring buffer can fill when user space falls behind). After the
+// Events channel is closed, Lost says how many records were dropped; a
+// report should say that the record is incomplete when it is not 0.
+type LossReporter interface {
+	Lost() uint64
 }

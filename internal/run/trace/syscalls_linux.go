@@ -1,0 +1,129 @@
+//go:build linux && (amd64 || arm64)
+
+package trace
+
+import (
+	"slices"
+
+	"golang.org/x/sys/unix"
+)
+
+// op is what a traced system call does, shared by both tracers. The
+// values must match enum op in bpf/trace.bpf.c.
+type op uint32
+
+const (
+	opNone op = iota
+	opOpen
+	opOpenat
+	opOpenat2
+	opCreat
+	opExecve
+	opExecveat
+	opConnect
+	opBind
+	opListen
+	opSetuid
+	opSetgid
+	opSetreuid
+	opSetregid
+	opSetresuid
+	opSetresgid
+	opSetfsuid
+	opSetfsgid
+	opCapset
+	opMount
+	opUmount2
+	opPtrace
+	opInitModule
+	opFinitModule
+	opMax
+)
+
+// maxSyscall bounds the syscall numbers the tracers look up (the size of
+// the eBPF sysops array).
+const maxSyscall = 1024
+
+// opSyscalls lists, for the running architecture, the syscall numbers of
+// each traced operation; archSyscalls (syscalls_ARCH.go) adds the calls
+// only some architectures have.
+func opSyscalls() map[uint64]op {
+	m := map[uint64]op{
+		unix.SYS_OPENAT:       opOpenat,
+		unix.SYS_OPENAT2:      opOpenat2,
+		unix.SYS_EXECVE:       opExecve,
+		unix.SYS_EXECVEAT:     opExecveat,
+		unix.SYS_CONNECT:      opConnect,
+		unix.SYS_BIND:         opBind,
+		unix.SYS_LISTEN:       opListen,
+		unix.SYS_SETUID:       opSetuid,
+		unix.SYS_SETGID:       opSetgid,
+		unix.SYS_SETREUID:     opSetreuid,
+		unix.SYS_SETREGID:     opSetregid,
+		unix.SYS_SETRESUID:    opSetresuid,
+		unix.SYS_SETRESGID:    opSetresgid,
+		unix.SYS_SETFSUID:     opSetfsuid,
+		unix.SYS_SETFSGID:     opSetfsgid,
+		unix.SYS_CAPSET:       opCapset,
+		unix.SYS_MOUNT:        opMount,
+		unix.SYS_UMOUNT2:      opUmount2,
+		unix.SYS_PTRACE:       opPtrace,
+		unix.SYS_INIT_MODULE:  opInitModule,
+		unix.SYS_FINIT_MODULE: opFinitModule,
+	}
+	for nr, o := range archSyscalls() {
+		m[nr] = o
+	}
+	return m
+}
+
+// syscallNames names each operation's system call in events.
+var syscallNames = [opMax]string{
+	opOpen:        "open",
+	opOpenat:      "openat",
+	opOpenat2:     "openat2",
+	opCreat:       "creat",
+	opExecve:      "execve",
+	opExecveat:    "execveat",
+	opConnect:     "connect",
+	opBind:        "bind",
+	opListen:      "listen",
+	opSetuid:      "setuid",
+	opSetgid:      "setgid",
+	opSetreuid:    "setreuid",
+	opSetregid:    "setregid",
+	opSetresuid:   "setresuid",
+	opSetresgid:   "setresgid",
+	opSetfsuid:    "setfsuid",
+	opSetfsgid:    "setfsgid",
+	opCapset:      "capset",
+	opMount:       "mount",
+	opUmount2:     "umount2",
+	opPtrace:      "ptrace",
+	opInitModule:  "init_module",
+	opFinitModule: "finit_module",
+}
+
+func (o op) name() string {
+	if o < opMax {
+		return syscallNames[o]
+	}
+	return ""
+}
+
+func (o op) isExec() bool { return o == opExecve || o == opExecveat }
+
+// SeccompTraceSyscalls names the system calls the tracers record on this
+// architecture, as seccomp profiles name them: the calls a filter must
+// send to the ptrace tracer (SCMP_ACT_TRACE) when Target.SeccompTrace is
+// set.
+func SeccompTraceSyscalls() []string {
+	var names []string
+	for _, o := range opSyscalls() {
+		if !slices.Contains(names, o.name()) {
+			names = append(names, o.name())
+		}
+	}
+	slices.Sort(names)
+	return names
+}
