@@ -53,11 +53,11 @@ type Layer struct {
 	CreatedBy string `json:"created_by"`
 	// Size is the sum of the layer's tar entry sizes; BlobSize the blob as
 	// stored (compressed).
-	Size     int64   `json:"size"`
-	BlobSize int64   `json:"blob_size"`
-	Added    Counts  `json:"added"`
-	Modified Counts  `json:"modified"`
-	Removed  Counts  `json:"removed"`
+	Size     int64  `json:"size"`
+	BlobSize int64  `json:"blob_size"`
+	Added    Counts `json:"added"`
+	Modified Counts `json:"modified"`
+	Removed  Counts `json:"removed"`
 	// Files lists every path the layer adds, modifies or removes, in path
 	// order.
 	Files []Change `json:"files"`

@@ -67,7 +67,9 @@ func (r Rules) Evaluate(a *Analysis) (results []RuleResult, failed int) {
 		}
 		results = append(results, RuleResult{Rule: rule, Status: st, Detail: detail})
 	}
-	skip := func(rule string) { results = append(results, RuleResult{Rule: rule, Status: "SKIP", Detail: "disabled"}) }
+	skip := func(rule string) {
+		results = append(results, RuleResult{Rule: rule, Status: "SKIP", Detail: "disabled"})
+	}
 	if disabled(r.LowestEfficiency) {
 		skip("lowest-efficiency")
 	} else {
