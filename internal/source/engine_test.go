@@ -155,3 +155,7 @@ func TestEngineErrors(t *testing.T) {
 		t.Errorf("image not in the engine: %v; want ErrNotFound naming the image", err)
 	}
 }
+
+func scanOnly(img *source.Image) (*scan.Result, error) {
+	return scan.Image(context.Background(), img, scan.Options{Analyzers: analyzers.For(analyze.ModeImage)})
+}
