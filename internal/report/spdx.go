@@ -98,7 +98,7 @@ func SPDXDocument(r *Report) *spdx.Document {
 				Annotator:         common.Annotator{AnnotatorType: "Tool", Annotator: r.Tool.Name + "-" + r.Tool.Version},
 				AnnotationDate:    doc.CreationInfo.Created,
 				AnnotationType:    "OTHER",
-				AnnotationComment: "layer " + strconv.Itoa(p.LayerIndex) + " " + p.Layer + "; path " + p.Path,
+				AnnotationComment: "layer " + strconv.Itoa(p.LayerIndex) + " " + p.Layer + "; path " + p.Path + ownerNote(p.OwnedBy),
 			}}
 		}
 		doc.Packages = append(doc.Packages, sp)
@@ -107,6 +107,15 @@ func SPDXDocument(r *Report) *spdx.Document {
 		})
 	}
 	return doc
+}
+
+// ownerNote records the OS package that installed a language package, so
+// an SPDX document read back (drydock sbom) matches it as the scan did.
+func ownerNote(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return "; owned by " + owner
 }
 
 func sourceInfo(path, layer string) string {

@@ -77,7 +77,7 @@ func TestSIFErrors(t *testing.T) {
 	dataPart := siftest.Build(t, siftest.Object{File: sqfs, Partition: sif.PartData, Arch: "amd64"})
 	cases := []struct {
 		name, target, want string
-		is             error
+		is                 error
 	}{
 		{"truncated", write("truncated.sif", raw[:len(raw)/2]), "truncated", nil},
 		{"header only", write("header.sif", raw[:200]), "", nil},

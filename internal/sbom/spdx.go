@@ -1,0 +1,116 @@
+package sbom
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx"
+	"github.com/spdx/tools-golang/tagvalue"
+)
+
+func readSPDX(b []byte, format string) (*Document, error) {
+	var doc *spdx.Document
+	var err error
+	if format == FormatSPDXJSON {
+		doc, err = spdxjson.Read(bytes.NewReader(b))
+	} else {
+		doc, err = tagvalue.Read(bytes.NewReader(b))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invalid document: %w", err)
+	}
+	if doc == nil {
+		return nil, fmt.Errorf("empty document")
+	}
+	if len(doc.Packages) > MaxPackages {
+		return nil, fmt.Errorf("more than %d packages", MaxPackages)
+	}
+	d := &Document{Name: doc.DocumentName}
+	// Tag-value documents keep package annotations at document level.
+	docNotes := map[string][]string{}
+	for _, a := range doc.Annotations {
+		if a != nil {
+			id := string(a.AnnotationSPDXIdentifier.ElementRefID)
+			docNotes[id] = append(docNotes[id], a.AnnotationComment)
+		}
+	}
+	var osPkg *osFacts
+	var distros []*osFacts
+	for _, sp := range doc.Packages {
+		if sp == nil {
+			continue
+		}
+		switch {
+		case sp.PrimaryPackagePurpose == "OPERATING-SYSTEM" || sp.PrimaryPackagePurpose == "OPERATING_SYSTEM":
+			if osPkg == nil {
+				osPkg = &osFacts{id: sp.PackageName, versionID: sp.PackageVersion, pretty: sp.PackageDescription}
+			}
+			continue
+		case sp.PrimaryPackagePurpose == "CONTAINER" && sp.PackageSPDXIdentifier == "Image":
+			if strings.HasPrefix(sp.PackageVersion, "sha256:") {
+				d.Digest = sp.PackageVersion
+			}
+			continue
+		}
+		purl := ""
+		for _, r := range sp.PackageExternalReferences {
+			if r != nil && strings.EqualFold(r.RefType, "purl") {
+				purl = r.Locator
+				break
+			}
+		}
+		if purl == "" {
+			d.skip("package without purl")
+			continue
+		}
+		p, distro, ns, err := fromPURL(purl)
+		if err != nil {
+			d.skip(err.Error())
+			continue
+		}
+		preferName(&p, sp.PackageName, "")
+		// drydock's own SPDX: "found at PATH in layer DIFFID" and the
+		// annotation "layer N DIFFID; path PATH".
+		if rest, ok := strings.CutPrefix(sp.PackageSourceInfo, "found at "); ok {
+			if i := strings.LastIndex(rest, " in layer "); i >= 0 {
+				p.Path, p.Layer = rest[:i], rest[i+len(" in layer "):]
+			} else {
+				p.Path = rest
+			}
+		}
+		notes := docNotes[string(sp.PackageSPDXIdentifier)]
+		for _, a := range sp.Annotations {
+			notes = append(notes, a.AnnotationComment)
+		}
+		for _, note := range notes {
+			if rest, ok := strings.CutPrefix(note, "layer "); ok {
+				if n, _, ok := strings.Cut(rest, " "); ok {
+					if i, err := strconv.Atoi(n); err == nil && i >= 0 {
+						p.LayerIndex = i
+					}
+				}
+			}
+			if _, owner, ok := strings.Cut(note, "; owned by "); ok {
+				p.OwnedBy, _, _ = strings.Cut(owner, ";")
+			}
+		}
+		if lic, ok := strings.CutPrefix(sp.PackageLicenseComments, "declared by the package: "); ok {
+			p.Licenses = strings.Split(lic, "; ")
+		} else if l := sp.PackageLicenseDeclared; l != "" && l != "NOASSERTION" && l != "NONE" {
+			p.Licenses = []string{l}
+		}
+		d.Inventory.Packages = append(d.Inventory.Packages, p)
+		if o := osFromDistro(distro, ns); o != nil && isOSType(p.Type) {
+			distros = append(distros, &osFacts{id: o.ID, versionID: o.VersionID, version: o.Version, codename: o.Codename})
+		}
+	}
+	var comp *osFacts
+	if osPkg != nil {
+		comp = osPkg
+	}
+	d.Inventory.OS = pickOS(comp.os(), facts(distros))
+	return d, nil
+}
