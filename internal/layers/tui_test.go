@@ -128,7 +128,9 @@ func TestExploreInTerminal(t *testing.T) {
 	s.waitFor("» Layers")
 	s.keys("Tab")
 	s.waitFor("» Layer 2 changes")
-	onOpt := func() bool { return strings.Contains(cursorRow(s.tmux("capture-pane", "-e", "-p", "-t", s.name)), "▾ opt") }
+	onOpt := func() bool {
+		return strings.Contains(cursorRow(s.tmux("capture-pane", "-e", "-p", "-t", s.name)), "▾ opt")
+	}
 	for i := 0; i < 60 && !onOpt(); i++ {
 		s.keys("j")
 		time.Sleep(50 * time.Millisecond)
