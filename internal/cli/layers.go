@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/drydockscan/drydock/internal/layers"
 	"github.com/drydockscan/drydock/internal/pipeline"
+	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/source"
 )
 
@@ -33,8 +35,9 @@ type sourceFlags struct {
 	imageSrc []string
 }
 
-func (s *sourceFlags) options() (source.Options, error) {
-	o := source.Options{Insecure: s.insecure, Username: s.username, Password: s.password, Token: s.token}
+func (s *sourceFlags) options(getenv func(string) string) (source.Options, error) {
+	o := source.Options{Insecure: s.insecure, Username: s.username, Password: s.password, Token: s.token,
+		DockerHost: getenv("DOCKER_HOST"), PodmanHost: getenv("CONTAINER_HOST")}
 	if s.platform != "" {
 		p, err := source.ParsePlatform(s.platform)
 		if err != nil {
@@ -111,7 +114,7 @@ func (a *app) runLayers(cmd *cobra.Command, target string, o *layersFlags) error
 			return err
 		}
 	}
-	sopts, err := o.src.options()
+	sopts, err := o.src.options(a.env.Getenv)
 	if err != nil {
 		return err
 	}
@@ -177,4 +180,42 @@ func layerInfos(img *source.Image) []layers.LayerInfo {
 		}
 	}
 	return out
+}
+
+// maxHTMLWasted is how many wasted paths the HTML report lists.
+const maxHTMLWasted = 15
+
+// layerStats reads target's layers for the HTML report's layers section.
+func (a *app) layerStats(ctx context.Context, target string, sopts source.Options, parallel int) (*report.LayerStats, error) {
+	sopts.Logger = a.log
+	img, err := source.Open(ctx, target, sopts)
+	if err != nil {
+		return nil, err
+	}
+	defer img.Close()
+	if img.Kind == source.KindDir {
+		return nil, nil
+	}
+	entries, err := layers.Read(ctx, img, layers.Options{Parallel: parallel})
+	if err != nil {
+		return nil, err
+	}
+	return toLayerStats(layers.Analyze(imageName(img), layerInfos(img), entries)), nil
+}
+
+func toLayerStats(an *layers.Analysis) *report.LayerStats {
+	s := &report.LayerStats{Efficiency: an.Efficiency, WastedBytes: an.WastedBytes, UserWastedPercent: an.UserWastedPercent,
+		SizeBytes: an.SizeBytes, WastedPaths: len(an.Wasted)}
+	for _, l := range an.Layers {
+		s.Layers = append(s.Layers, report.LayerStat{Index: l.Index, DiffID: l.DiffID, CreatedBy: l.CreatedBy, Size: l.Size,
+			Added: l.Added.Files, Modified: l.Modified.Files, Removed: l.Removed.Files,
+			AddedBytes: l.Added.Bytes, ModifiedBytes: l.Modified.Bytes, RemovedBytes: l.Removed.Bytes})
+	}
+	for i, w := range an.Wasted {
+		if i >= maxHTMLWasted {
+			break
+		}
+		s.Wasted = append(s.Wasted, report.WastedPath{Path: w.Path, Count: w.Count, Bytes: w.Bytes})
+	}
+	return s
 }

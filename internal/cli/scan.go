@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -180,8 +181,9 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	req := pipeline.Request{
 		Target: target,
 		Inventory: pipeline.InventoryOptions{
-			Mode:     mode,
-			Source:   source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token},
+			Mode: mode,
+			Source: source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token,
+				DockerHost: a.env.Getenv("DOCKER_HOST"), PodmanHost: a.env.Getenv("CONTAINER_HOST")},
 			Parallel: o.parallel,
 			Logger:   a.log,
 		},
@@ -221,6 +223,12 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	}
 	if err != nil {
 		return err
+	}
+	if inv == nil && mode == analyze.ModeImage && slices.ContainsFunc(outputs, func(o output) bool { return o.format.Name == "html" }) {
+		// The HTML report's layers section reads the layers once more.
+		if rep.LayerStats, err = a.layerStats(ctx, target, req.Inventory.Source, o.parallel); err != nil {
+			return err
+		}
 	}
 	for _, out := range outputs {
 		oo := ropts

@@ -77,11 +77,12 @@ func engineHost(kind Kind, opts Options) string {
 
 func engineClient(kind Kind, opts Options) (*client.Client, string, error) {
 	host := engineHost(kind, opts)
-	copts := []client.Opt{client.WithHost(host), client.WithAPIVersionNegotiation()}
-	if kind == KindDocker && opts.DockerHost == "" {
+	var copts []client.Opt
+	if kind == KindDocker {
 		// DOCKER_CERT_PATH / DOCKER_TLS_VERIFY / DOCKER_API_VERSION.
-		copts = append([]client.Opt{client.FromEnv}, copts...)
+		copts = append(copts, client.FromEnv)
 	}
+	copts = append(copts, client.WithHost(host), client.WithAPIVersionNegotiation())
 	c, err := client.New(copts...)
 	if err != nil {
 		return nil, host, fmt.Errorf("%s engine at %s: %w", kind, host, err)
