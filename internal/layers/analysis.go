@@ -234,7 +234,7 @@ func applyLayer(l *Layer, idx int, le *LayerEntries, view map[string]*viewEntry)
 
 func typeName(t byte) string {
 	switch t {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, '\x00': // '\x00' is the pre-POSIX regular file flag
 		return "file"
 	case tar.TypeDir:
 		return "dir"

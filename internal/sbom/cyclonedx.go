@@ -69,9 +69,7 @@ func readCycloneDX(b []byte, format string) (*Document, error) {
 				} else {
 					preferName(&p, c.Name, c.Group)
 					applyProps(&p, c)
-					for _, l := range licences(c.Licenses) {
-						p.Licenses = append(p.Licenses, l)
-					}
+					p.Licenses = append(p.Licenses, licences(c.Licenses)...)
 					d.Inventory.Packages = append(d.Inventory.Packages, p)
 					if inventory.IsOS(p.Type) {
 						if o := osFromDistro(distro, ns); o != nil {

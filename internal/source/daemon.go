@@ -82,7 +82,7 @@ func engineClient(kind Kind, opts Options) (*client.Client, string, error) {
 		// DOCKER_CERT_PATH / DOCKER_TLS_VERIFY / DOCKER_API_VERSION.
 		copts = append(copts, client.FromEnv)
 	}
-	copts = append(copts, client.WithHost(host), client.WithAPIVersionNegotiation())
+	copts = append(copts, client.WithHost(host)) // the API version is negotiated
 	c, err := client.New(copts...)
 	if err != nil {
 		return nil, host, fmt.Errorf("%s engine at %s: %w", kind, host, err)
