@@ -101,26 +101,6 @@ func osFromDistro(distro, namespace string) *inventory.OS {
 	return o
 }
 
-func isOSType(t string) bool { return inventory.IsOS(t) }
-
-// osFacts is an OS as a document states it.
-type osFacts struct{ id, versionID, version, codename, pretty string }
-
-func (f *osFacts) os() *inventory.OS {
-	if f == nil {
-		return nil
-	}
-	return &inventory.OS{ID: f.id, VersionID: f.versionID, Version: f.version, Codename: f.codename, PrettyName: f.pretty}
-}
-
-func facts(fs []*osFacts) []*inventory.OS {
-	var out []*inventory.OS
-	for _, f := range fs {
-		out = append(out, f.os())
-	}
-	return out
-}
-
 // preferName keeps the document's spelling of a package name when it is
 // the purl's name up to the purl's normalisation (pkg:pypi/pyyaml is
 // "PyYAML" as its metadata spells it); names are tried as given, and

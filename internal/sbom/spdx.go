@@ -9,6 +9,8 @@ import (
 	spdxjson "github.com/spdx/tools-golang/json"
 	"github.com/spdx/tools-golang/spdx"
 	"github.com/spdx/tools-golang/tagvalue"
+
+	"github.com/drydockscan/drydock/internal/inventory"
 )
 
 func readSPDX(b []byte, format string) (*Document, error) {
@@ -37,8 +39,8 @@ func readSPDX(b []byte, format string) (*Document, error) {
 			docNotes[id] = append(docNotes[id], a.AnnotationComment)
 		}
 	}
-	var osPkg *osFacts
-	var distros []*osFacts
+	var osPkg *inventory.OS
+	var distros []*inventory.OS
 	for _, sp := range doc.Packages {
 		if sp == nil {
 			continue
@@ -46,7 +48,7 @@ func readSPDX(b []byte, format string) (*Document, error) {
 		switch {
 		case sp.PrimaryPackagePurpose == "OPERATING-SYSTEM" || sp.PrimaryPackagePurpose == "OPERATING_SYSTEM":
 			if osPkg == nil {
-				osPkg = &osFacts{id: sp.PackageName, versionID: sp.PackageVersion, pretty: sp.PackageDescription}
+				osPkg = &inventory.OS{ID: sp.PackageName, VersionID: sp.PackageVersion, PrettyName: sp.PackageDescription}
 			}
 			continue
 		case sp.PrimaryPackagePurpose == "CONTAINER" && sp.PackageSPDXIdentifier == "Image":
@@ -103,14 +105,10 @@ func readSPDX(b []byte, format string) (*Document, error) {
 			p.Licenses = []string{l}
 		}
 		d.Inventory.Packages = append(d.Inventory.Packages, p)
-		if o := osFromDistro(distro, ns); o != nil && isOSType(p.Type) {
-			distros = append(distros, &osFacts{id: o.ID, versionID: o.VersionID, version: o.Version, codename: o.Codename})
+		if o := osFromDistro(distro, ns); o != nil && inventory.IsOS(p.Type) {
+			distros = append(distros, o)
 		}
 	}
-	var comp *osFacts
-	if osPkg != nil {
-		comp = osPkg
-	}
-	d.Inventory.OS = pickOS(comp.os(), facts(distros))
+	d.Inventory.OS = pickOS(osPkg, distros)
 	return d, nil
 }
