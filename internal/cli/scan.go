@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type scanFlags struct {
 	password string
 	token    string
 	parallel int
+	imageSrc []string
 
 	db       dbFlags
 	scanners []string
@@ -61,6 +63,7 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.username, "username", "", "registry user name (default: Docker credentials)")
 		fs.StringVar(&o.password, "password", "", "registry password (prefer DRYDOCK_PASSWORD)")
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
+		fs.StringSliceVar(&o.imageSrc, "image-src", nil, "where a bare NAME:TAG is looked for, in order: docker, podman, registry (default docker,podman,registry)")
 	}
 	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
 	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
@@ -90,12 +93,16 @@ func (a *app) imageCommand() *cobra.Command {
 		Use:   "image TARGET",
 		Short: "Scan a container image",
 		Long: `Scan a container image: a docker save archive, an OCI layout (directory or tar),
-a registry reference, or a root file-system directory. The kind is detected;
-prefixes force it: docker-archive:PATH[:TAG], oci:PATH[:REF], oci-archive:PATH[:REF],
-registry:REF, dir:PATH.`,
+a registry reference, an image in a Docker or Podman engine, a Singularity/Apptainer
+SIF or squashfs file, or a root file-system directory. The kind is detected (a bare
+NAME:TAG is looked for in the local engines first, see --image-src); prefixes force
+it: docker-archive:PATH[:TAG], oci:PATH[:REF], oci-archive:PATH[:REF], registry:REF,
+docker:NAME, podman:NAME, sif:FILE, squashfs:FILE, dir:PATH.`,
 		Example: `  drydock image ../shared/corpus/debian12-app/oci
   drydock image registry.example.com/team/app:1.4 -o json=report.json -o table
-  drydock image --platform linux/arm64 oci:./layout:latest`,
+  drydock image --platform linux/arm64 oci:./layout:latest
+  drydock image docker:app:1.4
+  drydock image ./pytorch.sif`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runScan(cmd.Context(), args[0], analyze.ModeImage, &o)
@@ -142,6 +149,12 @@ func parseOutputs(specs []string) ([]output, error) {
 }
 
 func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *scanFlags) error {
+	return a.scan(ctx, target, mode, o, nil)
+}
+
+// scan runs the pipeline on target, or, when inv is given, matches and
+// judges that inventory (an SBOM's).
+func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *scanFlags, inv *pipeline.Inventoried) error {
 	started := a.now()
 	outputs, err := parseOutputs(o.outputs)
 	if err != nil {
@@ -168,8 +181,9 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 	req := pipeline.Request{
 		Target: target,
 		Inventory: pipeline.InventoryOptions{
-			Mode:     mode,
-			Source:   source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token},
+			Mode: mode,
+			Source: source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token,
+				DockerHost: a.env.Getenv("DOCKER_HOST"), PodmanHost: a.env.Getenv("CONTAINER_HOST")},
 			Parallel: o.parallel,
 			Logger:   a.log,
 		},
@@ -186,6 +200,9 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		}
 		req.Inventory.Source.Platform = p
 	}
+	if req.Inventory.Source.ImageSources, err = source.ParseImageSources(o.imageSrc); err != nil {
+		return err
+	}
 	if scanners.Vuln {
 		db, err := a.dbSetup(&o.db)
 		if err != nil {
@@ -198,9 +215,20 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		}
 		req.Matcher = &pipeline.LocalMatcher{Path: db.Path, IncludeOSOwned: o.osOwned, Logger: a.log}
 	}
-	rep, err := pipeline.Run(ctx, req)
+	var rep *report.Report
+	if inv != nil {
+		rep, err = pipeline.Complete(ctx, req, inv)
+	} else {
+		rep, err = pipeline.Run(ctx, req)
+	}
 	if err != nil {
 		return err
+	}
+	if inv == nil && mode == analyze.ModeImage && slices.ContainsFunc(outputs, func(o output) bool { return o.format.Name == "html" }) {
+		// The HTML report's layers section reads the layers once more.
+		if rep.LayerStats, err = a.layerStats(ctx, target, req.Inventory.Source, o.parallel); err != nil {
+			return err
+		}
 	}
 	for _, out := range outputs {
 		oo := ropts

@@ -101,6 +101,8 @@ type htmlView struct {
 	Packages   []htmlPackage
 	DBAge      string
 	Duration   string
+	// Layers is the layers section; nil leaves it out.
+	Layers *htmlLayers
 }
 
 type htmlVerdict struct {
@@ -174,6 +176,7 @@ func newHTMLView(r *Report) (*htmlView, error) {
 		}
 	}
 	v.Verdict = verdictOf(r.Gate)
+	v.Layers = newHTMLLayers(r.LayerStats)
 	if r.Database != nil {
 		v.DBAge = hoursText(r.Database.AgeHours)
 	}

@@ -97,10 +97,13 @@ func SPDXDocument(r *Report) *spdx.Document {
 			sp.PackageLicenseComments = "declared by the package: " + strings.Join(p.Licenses, "; ")
 		}
 		// One annotation per location, the primary one first.
-		for _, l := range p.AllLocations() {
+		for i, l := range p.AllLocations() {
 			comment := "path " + l.Path
 			if l.Layer != "" {
 				comment = "layer " + strconv.Itoa(l.LayerIndex) + " " + l.Layer + "; " + comment
+			}
+			if i == 0 {
+				comment += ownerNote(p.OwnedBy)
 			}
 			sp.Annotations = append(sp.Annotations, spdx.Annotation{
 				Annotator:         common.Annotator{AnnotatorType: "Tool", Annotator: r.Tool.Name + "-" + r.Tool.Version},
@@ -143,4 +146,13 @@ func creationTime(r *Report) string {
 		}
 	}
 	return time.Now().UTC().Format(time.RFC3339)
+}
+
+// ownerNote records the OS package that installed a language package, so
+// an SPDX document read back (drydock sbom) matches it as the scan did.
+func ownerNote(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return "; owned by " + owner
 }

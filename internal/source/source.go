@@ -1,6 +1,8 @@
 // Package source opens the things drydock scans — docker save archives, OCI
-// layouts (directories or tars), registry references and root file-system
-// directories — as go-containerregistry images, verifying every digest.
+// layouts (directories or tars), registry references, Docker and Podman
+// engines, Singularity/Apptainer SIF and squashfs files, and root
+// file-system directories — as go-containerregistry images where they are
+// images, verifying every digest.
 package source
 
 import (
@@ -44,6 +46,15 @@ type Options struct {
 	// Transport is the base HTTP transport (tests).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+	// DockerHost and PodmanHost are the engines' API addresses
+	// ("unix:///path.sock", "tcp://host:2375"); empty means DOCKER_HOST or
+	// CONTAINER_HOST, else the default socket.
+	DockerHost, PodmanHost string
+	// ImageSources is where a bare NAME[:TAG] that is not a path is looked
+	// for, in order (default DefaultImageSources).
+	ImageSources []Kind
+	// TempDir holds spooled engine exports ("" means the system default).
+	TempDir string
 }
 
 // Layer is one layer as stored, ready to be streamed.
@@ -108,6 +119,9 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		if kind == KindRegistry {
+			kind = engineOrRegistry(ctx, rest, opts)
+		}
 	}
 	var img *Image
 	var err error
@@ -122,6 +136,10 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 		img, err = openRegistry(ctx, rest, opts)
 	case KindDir:
 		img, err = openDir(rest)
+	case KindDocker, KindPodman:
+		img, err = openEngine(ctx, kind, rest, opts)
+	case KindSIF, KindSquashFS:
+		img, err = openSIF(kind, rest, opts)
 	default:
 		return nil, fmt.Errorf("unknown source kind %q", kind)
 	}
@@ -135,7 +153,35 @@ func Open(ctx context.Context, target string, opts Options) (*Image, error) {
 	return img, nil
 }
 
-var prefixes = []Kind{KindDockerArchive, KindOCIArchive, KindOCI, KindRegistry, KindDir}
+var prefixes = []Kind{KindDockerArchive, KindOCIArchive, KindOCI, KindRegistry, KindDir, KindDocker, KindPodman, KindSIF, KindSquashFS}
+
+// engineOrRegistry decides where a bare NAME[:TAG] lives: the first of
+// opts.ImageSources (default docker, podman, registry) whose engine holds
+// it, else the registry when it is in the list. With no registry in the
+// list the last engine is used, so its error names the image.
+func engineOrRegistry(ctx context.Context, ref string, opts Options) Kind {
+	order := opts.ImageSources
+	if len(order) == 0 {
+		order = DefaultImageSources
+	}
+	var last Kind
+	for _, k := range order {
+		switch k {
+		case KindDocker, KindPodman:
+			if engineHas(ctx, k, ref, opts) {
+				opts.Logger.Debug("image found in engine", "engine", k, "ref", ref)
+				return k
+			}
+			last = k
+		case KindRegistry:
+			return KindRegistry
+		}
+	}
+	if last == "" {
+		return KindRegistry
+	}
+	return last
+}
 
 func splitPrefix(target string) (Kind, string) {
 	if r, ok := strings.CutPrefix(target, "docker://"); ok {
@@ -188,9 +234,12 @@ func detect(target string) (Kind, string, error) {
 		}
 		return KindDir, target, nil
 	}
+	if k, ok := sniffSIF(p); ok {
+		return k, target, nil
+	}
 	t, err := openTarFS(p)
 	if err != nil {
-		return "", "", fmt.Errorf("%s: not a directory, OCI layout or image archive: %w", p, err)
+		return "", "", fmt.Errorf("%s: not a directory, OCI layout, image archive, SIF or squashfs file: %w", p, err)
 	}
 	defer t.Close()
 	if _, ok := t.entries["manifest.json"]; ok {
@@ -204,7 +253,8 @@ func detect(target string) (Kind, string, error) {
 
 func looksLikePath(s string) bool {
 	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "./") || strings.HasPrefix(s, "../") ||
-		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz")
+		strings.HasSuffix(s, ".tar") || strings.HasSuffix(s, ".tar.gz") || strings.HasSuffix(s, ".sif") ||
+		strings.HasSuffix(s, ".sqfs") || strings.HasSuffix(s, ".squashfs")
 }
 
 // fill completes img from its v1.Image: config, layers, digests.
