@@ -61,6 +61,9 @@ func openRegistry(ctx context.Context, ref string, opts Options) (*Image, error)
 	if err := fill(img, compressedOpener); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Name(), err)
 	}
+	for i := range img.Layers {
+		img.Layers[i].Remote = true
+	}
 	return img, nil
 }
 
