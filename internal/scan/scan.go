@@ -120,6 +120,8 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 			g.Go(func() error {
 				if opts.Cache != nil {
 					if lr := fromCache(gctx, opts.Cache, inputs, l, log); lr != nil {
+						// The stats measured the walk that made the entry, not this scan.
+						lr.Stats = analyze.Stats{}
 						lr.DiffID = l.DiffID.String()
 						results[i], cached[i] = lr, true
 						log.Debug("layer from cache", "index", i, "diff_id", lr.DiffID)
