@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -105,13 +104,11 @@ type envelope struct {
 // ErrNotFound is what a Store returns for a key it does not hold.
 var ErrNotFound = errors.New("no cache entry")
 
-// Cache reads and writes layer entries in a store and counts what it saw.
-// It is safe for concurrent use.
+// Cache reads and writes layer entries in a store. It is safe for
+// concurrent use.
 type Cache struct {
 	store Store
 	log   *slog.Logger
-
-	hits, misses, errs atomic.Int64
 }
 
 // New returns a cache over store; log receives warnings about unreadable
@@ -132,14 +129,12 @@ func (c *Cache) Get(ctx context.Context, key Key) (*Entry, bool) {
 	raw, err := c.store.Get(ctx, key)
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
-			c.errs.Add(1)
 			c.log.Warn("layer cache unreadable", "store", c.store.String(), "key", string(key), "error", err)
 		}
 		return nil, false
 	}
 	e, err := decode(raw, key)
 	if err != nil {
-		c.errs.Add(1)
 		c.log.Warn("layer cache entry corrupt, analysing the layer again", "store", c.store.String(), "key", string(key), "error", err)
 		return nil, false
 	}
@@ -154,18 +149,8 @@ func (c *Cache) Put(ctx context.Context, key Key, e *Entry) {
 		err = c.store.Put(ctx, key, raw)
 	}
 	if err != nil {
-		c.errs.Add(1)
 		c.log.Warn("layer cache write failed", "store", c.store.String(), "key", string(key), "error", err)
 	}
-}
-
-// Hit and Miss count one layer each for the scan statistics.
-func (c *Cache) Hit()  { c.hits.Add(1) }
-func (c *Cache) Miss() { c.misses.Add(1) }
-
-// Counts returns the hits and misses counted so far.
-func (c *Cache) Counts() (hits, misses int) {
-	return int(c.hits.Load()), int(c.misses.Load())
 }
 
 // Record appends a finished scan's counts to the store's scan log, for

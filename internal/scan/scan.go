@@ -167,10 +167,8 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	for _, c := range statsCached {
 		if c {
 			res.Stats.CacheHits++
-			opts.Cache.Hit()
 		} else {
 			res.Stats.CacheMisses++
-			opts.Cache.Miss()
 		}
 	}
 	res.Stats.Duration = time.Since(start)
