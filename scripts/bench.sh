@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark: drydock's wall time and peak memory on real images, against the
 # time it takes merely to decompress the same layers to /dev/null, measured
-# in the same run on the same machine.
+# in the same run on the same machine; then, in the same run, warm rescans
+# from the layer cache against those cold scans, and an image that shares
+# the large image's base layers scanned with only the base in the cache.
 #
 #   scripts/bench.sh            debian12-app and a large image built with
 #                               mmdebstrap (500+ packages, 1 GB+; needs root
-#                               and Debian's package archive, cached)
+#                               and Debian's package archive, cached), and
+#                               the shared-base image built from it (cached)
 #   scripts/bench.sh --quick    debian12-app only
 #
 # Environment: BENCH_CACHE (default ~/.cache/drydock-bench) keeps the large
@@ -49,6 +52,17 @@ if ! $quick; then
     rm -f "$cache/large-rootfs.tar"
   fi
   images+=("debian12-large=$large")
+  # The large image plus one new top layer (an application: a lock file and
+  # 16 MiB of data), its base layers' blobs unchanged, as a rebuild is.
+  derived="$cache/debian12-large-app/oci"
+  if [ ! -f "$derived/index.json" ]; then
+    echo "building the shared-base image from the large one (once; cached in $cache)" >&2
+    mkdir -p "$work/app/app"
+    cp internal/analyze/npm/testdata/lock/npm-v3/package-lock.json "$work/app/app/"
+    head -c 16777216 /dev/urandom >"$work/app/app/data.bin"
+    tar -C "$work/app" -cf "$work/app.tar" app
+    "$work/mkimage" -base "$large" "$work/app.tar" "$derived"
+  fi
 fi
 
 # median of the numbers on stdin
@@ -81,26 +95,35 @@ decompress() {
   done
 }
 
-# measure NAME CMD...: run the command $runs times; print "median_wall median_peak_kib"
+# measure NAME CMD...: run the command $runs times; print "median_wall
+# median_peak_kib median_cpu" (cpu: user + system seconds, which other load
+# on the machine disturbs far less than wall time)
 measure() {
-  local walls=() peaks=() i out
+  local walls=() peaks=() cpus=() i w p u sy
   for ((i = 0; i < runs; i++)); do
-    /usr/bin/time -o "$work/time" -f '%e %M' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
-    out=$(tail -1 "$work/time")
-    walls+=("${out% *}"); peaks+=("${out#* }")
+    /usr/bin/time -o "$work/time" -f '%e %M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+    read -r w p u sy < <(tail -1 "$work/time")
+    walls+=("$w"); peaks+=("$p"); cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u+s}')")
   done
-  echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median)"
+  echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median)"
 }
 
 export -f decompress layers
+warm=()
 printf '\n%-16s %9s %9s %8s %10s %8s %8s %10s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+
 for entry in "${images[@]}"; do
   name=${entry%%=*}; layout=${entry#*=}
   [ -f "$layout/index.json" ] || { echo "bench: no OCI layout at $layout" >&2; exit 2; }
   bytes=$(decompress "$layout" | wc -c)
   read -r floor _ < <(measure bash -c "decompress '$layout' >/dev/null")
-  read -r inv inv_kib < <(measure "$work/drydock" image "$layout" --scanners none -q -o json=/dev/null)
-  read -r vuln vuln_kib < <(measure "$work/drydock" image "$layout" --offline --db-path "$db" -q -o json=/dev/null)
+  read -r inv inv_kib inv_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
+  read -r vuln vuln_kib vuln_cpu < <(measure "$work/drydock" image "$layout" --no-cache --offline --db-path "$db" -q -o json=/dev/null)
+  # Warm: the layer cache holds every layer (filled by one scan first).
+  lc="$work/cache-$name"
+  "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
+  read -r winv _ winv_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
+  read -r wvuln _ wvuln_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --offline --db-path "$db" -q -o json=/dev/null)
+  warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
   awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" 'BEGIN {
     printf "%-16s %9.0f %9.2f %8.2f %9.2fx %8.0f %8.2f %9.2fx %8.0f %7.0f%%\n", n, b/1e6, f, i, i/f, im/1024, v, v/f, vm/1024, (v-i)/i*100 }'
 done
@@ -109,3 +132,31 @@ echo
 echo "vulnerability database: import of $vulndata ${import_s}s, file $(awk -v s="$size" 'BEGIN {printf "%.1f MiB", s/1048576}')"
 echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: drydock with matching (warm DB)"
 echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%"
+
+echo
+echo "warm rescans: every layer in the layer cache (--cache-dir), against the cold scans above (--no-cache)"
+printf '%-16s %8s %10s %9s %8s %11s %9s   %-22s %-22s\n' image inv_s warm_inv_s warm/cold vuln_s warm_vuln_s warm/cold "cpu_s inv: warm/cold" "cpu_s vuln: warm/cold"
+for w in "${warm[@]}"; do
+  read -r name inv winv vuln wvuln ic wic vc wvc <<<"$w"
+  awk -v n="$name" -v i="$inv" -v wi="$winv" -v v="$vuln" -v wv="$wvuln" -v ic="$ic" -v wic="$wic" -v vc="$vc" -v wvc="$wvc" 'BEGIN {
+    printf "%-16s %8.2f %10.2f %8.3fx %8.2f %11.2f %8.3fx   %5.2f/%-5.2f %8.3fx   %5.2f/%-5.2f %8.3fx\n",
+      n, i, wi, wi/i, v, wv, wv/v, wic, ic, wic/ic, wvc, vc, wvc/vc }'
+done
+echo "goal: warm/cold <= 0.1 (wall time; the cpu columns are user+system seconds)"
+
+if ! $quick; then
+  # The shared-base image: cold, then with only the large image's layers
+  # in the cache (a copy of that cache for every run, so the new layer is
+  # always a miss).
+  echo
+  base_cache="$work/cache-debian12-large"
+  read -r dcold _ dcold_cpu < <(measure "$work/drydock" image "$derived" --no-cache --scanners none -q -o json=/dev/null)
+  read -r dbase _ dbase_cpu < <(measure bash -c "rm -rf '$work/cache-run' && cp -r '$base_cache' '$work/cache-run' && exec '$work/drydock' image '$derived' --cache-dir '$work/cache-run' --scanners none -q -o json=/dev/null")
+  rm -rf "$work/cache-run" && cp -r "$base_cache" "$work/cache-run"
+  "$work/drydock" image "$derived" --cache-dir "$work/cache-run" --scanners none -q -o json="$work/derived.json"
+  read -r hits misses < <(jq -r '"\(.scan.cache.hits) \(.scan.cache.misses)"' "$work/derived.json")
+  echo "shared base: debian12-large-app (debian12-large + one new layer) with only debian12-large's layers cached"
+  awk -v h="$hits" -v m="$misses" -v c="$dcold" -v b="$dbase" -v cc="$dcold_cpu" -v bc="$dbase_cpu" 'BEGIN {
+    printf "  layers analysed %d, reused %d; cold %.2f s, base cached %.2f s (%.3fx its cold time); cpu %.2f s vs %.2f s (%.3fx)\n",
+      m, h, c, b, b/c, cc, bc, bc/cc }'
+fi

@@ -14,6 +14,13 @@ import (
 	"github.com/drydockscan/drydock/internal/inventory"
 )
 
+// ResultSchema versions the shape and meaning of LayerResult (and of
+// everything it holds: Result, inventory.Package, …). The layer cache keys
+// its entries by it, so whoever changes what a LayerResult holds, or what
+// the walker puts into one, bumps it and every cached layer is analysed
+// again.
+const ResultSchema = 1
+
 // Analyzer extracts facts from the files it asks for.
 type Analyzer interface {
 	// Name is a short stable identifier ("dpkg", "npm", "gobinary").

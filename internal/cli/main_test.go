@@ -2,12 +2,14 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/drydockscan/drydock/internal/cli"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
@@ -16,6 +18,15 @@ import (
 var baseEnv = map[string]string{}
 
 func TestMain(m *testing.M) {
+	// A child process of a test (see helperCommand) runs the CLI only.
+	if args := os.Getenv(helperArgsEnv); args != "" {
+		var list []string
+		if err := json.Unmarshal([]byte(args), &list); err != nil {
+			fmt.Fprintln(os.Stderr, "helper:", err)
+			os.Exit(2)
+		}
+		os.Exit(cli.Run(context.Background(), list, cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}))
+	}
 	code, err := setup(m)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cli tests:", err)
@@ -48,5 +59,8 @@ func setup(m *testing.M) (int, error) {
 	}
 	baseEnv["DRYDOCK_DB_PATH"] = db
 	baseEnv["DRYDOCK_OFFLINE"] = "true"
+	// Scans use no layer cache unless a test asks for one: the user's must
+	// not be touched, and reports stay free of cache fields.
+	baseEnv["DRYDOCK_CACHE_BACKEND"] = "none"
 	return m.Run(), nil
 }

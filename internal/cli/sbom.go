@@ -38,7 +38,7 @@ work as for drydock image.`,
 				a.log.Warn("the SBOM names no distribution: OS packages not matched")
 			}
 			inv := &pipeline.Inventoried{
-				Target:    report.Target{Ref: args[0], Kind: "sbom", Name: doc.Name, ManifestDigest: doc.Digest, Layers: doc.Inventory.Layers},
+				Target:    report.Target{Ref: args[0], Kind: "sbom", Name: doc.Name, ManifestDigest: doc.Digest},
 				Inventory: doc.Inventory,
 			}
 			a.log.Debug("sbom read", "format", doc.Format, "packages", len(doc.Inventory.Packages))

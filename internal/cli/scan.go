@@ -18,6 +18,7 @@ import (
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/buildinfo"
+	"github.com/drydockscan/drydock/internal/cache"
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/policy"
@@ -40,6 +41,7 @@ type scanFlags struct {
 	scanners []string
 	osOwned  bool
 	gate     gateFlags
+	cache    cacheFlags
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -64,6 +66,7 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.password, "password", "", "registry password (prefer DRYDOCK_PASSWORD)")
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
 		fs.StringSliceVar(&o.imageSrc, "image-src", nil, "where a bare NAME:TAG is looked for, in order: docker, podman, registry (default docker,podman,registry)")
+		o.cache.register(fs, true)
 	}
 	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
 	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
@@ -203,6 +206,16 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	if req.Inventory.Source.ImageSources, err = source.ParseImageSources(o.imageSrc); err != nil {
 		return err
 	}
+	if mode == analyze.ModeImage && inv == nil {
+		c, err := a.openCache(ctx, &o.cache)
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			defer c.Close()
+			req.Inventory.Cache = c
+		}
+	}
 	if scanners.Vuln {
 		db, err := a.dbSetup(&o.db)
 		if err != nil {
@@ -242,6 +255,29 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 		return err
 	}
 	return nil
+}
+
+// openCache opens the layer cache of a scan; nil when it is off. A cache
+// that cannot be reached is warned about and the scan goes on without it:
+// it only saves time.
+func (a *app) openCache(ctx context.Context, f *cacheFlags) (*cache.Cache, error) {
+	switch f.backend {
+	case cache.BackendFS, cache.BackendRedis, cache.BackendNone:
+	default:
+		return nil, fmt.Errorf("--cache-backend: unknown backend %q (have: fs, redis, none)", f.backend)
+	}
+	if f.backend == cache.BackendRedis && f.redisURL == "" && !f.off {
+		return nil, fmt.Errorf("--cache-backend redis needs --cache-redis-url redis://HOST:PORT or rediss://HOST:PORT")
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		a.log.Warn("layer cache unavailable, scanning without it", "error", err)
+		return nil, nil
+	}
+	if s == nil {
+		return nil, nil
+	}
+	return cache.New(s, a.log), nil
 }
 
 // now is the scan's start time: SOURCE_DATE_EPOCH when set, so reports

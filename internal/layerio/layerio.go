@@ -136,6 +136,14 @@ func (s *Stream) Finish() error {
 	return nil
 }
 
+// BlobDigest is the digest of the blob as stored ("sha256:…"); after a
+// successful Finish it is the verified identity of the bytes read.
+func (s *Stream) BlobDigest() string { return s.compressed.digest() }
+
+// DiffID is the digest of the uncompressed content; after a successful
+// Finish it is verified against the expected diffID.
+func (s *Stream) DiffID() string { return s.plain.digest() }
+
 // Size is the number of uncompressed bytes read so far.
 func (s *Stream) Size() int64 { return s.plain.n }
 
@@ -143,6 +151,17 @@ func (s *Stream) Size() int64 { return s.plain.n }
 func (s *Stream) Close() error {
 	s.closeDecomp()
 	return s.src.Close()
+}
+
+// Digest hashes a whole blob as stored ("sha256:…") without decompressing
+// it: the cheap way to verify that local bytes are what a digest names.
+func Digest(r io.Reader) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(h, r, buf); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 type countingHasher struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
+	"github.com/drydockscan/drydock/internal/cache"
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/policy"
@@ -50,7 +51,9 @@ type InventoryOptions struct {
 	Mode     analyze.Mode
 	Source   source.Options
 	Parallel int
-	Logger   *slog.Logger
+	// Cache, when set, is the layer cache the scan reads and fills.
+	Cache  *cache.Cache
+	Logger *slog.Logger
 }
 
 // Inventoried is a target's inventory with what was learnt reading it.
@@ -71,9 +74,13 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	}
 	defer img.Close()
 	log.Debug("image opened", "kind", img.Kind, "name", img.Name, "layers", len(img.Layers), "platform", platformOf(img))
-	res, err := scan.Image(ctx, img, scan.Options{Analyzers: analyzers.For(o.Mode), Parallel: o.Parallel, Logger: log})
+	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: analyzers.For(o.Mode), Parallel: o.Parallel, Cache: o.Cache, Logger: log})
 	if err != nil {
 		return nil, err
+	}
+	if res.Stats.Cached != nil {
+		log.Info("layer cache", "hits", res.Stats.CacheHits, "misses", res.Stats.CacheMisses)
+		o.Cache.Record(ctx, img.Ref, res.Stats.CacheHits, res.Stats.CacheMisses, time.Now())
 	}
 	log.Debug("scan done", "duration", res.Stats.Duration, "packages", len(res.Inventory.Packages), "entries", res.Stats.Entries)
 	for name, d := range res.Stats.PerAnalyzer {
@@ -139,6 +146,7 @@ func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Repor
 	}
 	Verdict(rep, req.Gate)
 	rep.Scan = Timing(req.Started, req.FixedTime)
+	CacheUse(rep, &inv.Stats)
 	return rep, nil
 }
 
@@ -184,6 +192,21 @@ func Timing(started time.Time, fixed bool) *report.Scan {
 		s.DurationMS = time.Since(started).Milliseconds()
 	}
 	return s
+}
+
+// CacheUse records in the report which layers came from the layer cache
+// and how many did; a scan without a cache leaves the report as it is.
+func CacheUse(rep *report.Report, st *scan.Stats) {
+	if st.Cached == nil || len(st.Cached) != len(rep.Target.Layers) {
+		return
+	}
+	for i, c := range st.Cached {
+		rep.Target.Layers[i].Cached = c
+	}
+	if rep.Scan == nil {
+		rep.Scan = &report.Scan{}
+	}
+	rep.Scan.Cache = &report.CacheStats{Hits: st.CacheHits, Misses: st.CacheMisses}
 }
 
 // GateError is a failed gate: the scan worked and the verdict is "fail".

@@ -108,7 +108,10 @@ func TestGoldenRealData(t *testing.T) {
 	ctx := context.Background()
 	db := openRealDB(t)
 	base := scanReport(t, "debian12-app")
-	inv := &inventory.Inventory{OS: base.OS, Packages: base.Packages, Layers: base.Target.Layers}
+	inv := &inventory.Inventory{OS: base.OS, Packages: base.Packages}
+	for _, l := range base.Target.Layers {
+		inv.Layers = append(inv.Layers, l.Layer)
+	}
 	fs, err := match.Match(ctx, db, inv, match.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -73,6 +73,24 @@ type DatabaseFeed struct {
 type Scan struct {
 	Started    string `json:"started"`
 	DurationMS int64  `json:"duration_ms"`
+	// Cache counts the layers the layer cache supplied; nil when the scan
+	// used no cache.
+	Cache *CacheStats `json:"cache,omitempty"`
+}
+
+// CacheStats count a scan's layers by where their analysis came from:
+// Hits from the layer cache, Misses read and analysed now.
+type CacheStats struct {
+	Hits   int `json:"hits"`
+	Misses int `json:"misses"`
+}
+
+// Layer is one layer of the scanned image as reports describe it.
+type Layer struct {
+	inventory.Layer
+	// Cached is set when the layer's analysis came from the layer cache
+	// instead of reading the layer.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Gate is the rule that decides the exit code: a finding at or above
@@ -112,14 +130,16 @@ type Target struct {
 	ConfigDigest string `json:"config_digest,omitempty"`
 	Platform     string `json:"platform,omitempty"`
 	// Created is the image's creation time as its config records it.
-	Created string            `json:"created,omitempty"`
-	Layers  []inventory.Layer `json:"layers,omitempty"`
+	Created string  `json:"created,omitempty"`
+	Layers  []Layer `json:"layers,omitempty"`
 }
 
 // New builds a report from an inventory.
 func New(tool Tool, target Target, inv *inventory.Inventory) *Report {
 	r := &Report{SchemaVersion: SchemaVersion, Tool: tool, Target: target, OS: inv.OS}
-	r.Target.Layers = inv.Layers
+	for _, l := range inv.Layers {
+		r.Target.Layers = append(r.Target.Layers, Layer{Layer: l})
+	}
 	r.Packages = make([]inventory.Package, len(inv.Packages))
 	for i, p := range inv.Packages {
 		p.Files = nil

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/drydockscan/drydock/internal/analyze"
+	"github.com/drydockscan/drydock/internal/cache"
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/layerio"
 	"github.com/drydockscan/drydock/internal/source"
@@ -22,12 +23,18 @@ import (
 
 // Options configure a scan.
 type Options struct {
+	// Mode is the scan mode the analyzers were chosen for; it is part of
+	// the layer cache's key.
+	Mode      analyze.Mode
 	Analyzers []analyze.Analyzer
 	// Parallel is the number of layers analysed at once (0: GOMAXPROCS).
 	Parallel int
 	Limits   layerio.Limits
 	Walker   analyze.Walker
-	Logger   *slog.Logger
+	// Cache, when set, supplies the results of layers analysed before and
+	// keeps the results of the layers analysed now.
+	Cache  *cache.Cache
+	Logger *slog.Logger
 }
 
 // Result is an inventory with what was learnt on the way.
@@ -45,6 +52,12 @@ type Stats struct {
 	Bytes       int64
 	WantedFiles int
 	PerAnalyzer map[string]time.Duration
+	// Cached says, per layer, whether its result came from the layer
+	// cache; nil when no cache was used. CacheHits and CacheMisses count
+	// the layers it supplied and those analysed (and stored) now.
+	Cached      []bool
+	CacheHits   int
+	CacheMisses int
 }
 
 // ErrUnreadable is wrapped when files the inventory depends on could not
@@ -80,6 +93,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 
 	var results []*analyze.LayerResult
 	var layers []inventory.Layer
+	var statsCached []bool
 	if img.Kind == source.KindDir {
 		lr, err := walker.WalkDir(ctx, img.Dir)
 		if err != nil {
@@ -90,6 +104,12 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	} else {
 		layers = make([]inventory.Layer, len(img.Layers))
 		results = make([]*analyze.LayerResult, len(img.Layers))
+		var cached []bool
+		var inputs cache.Inputs
+		if opts.Cache != nil {
+			cached = make([]bool, len(img.Layers))
+			inputs = cacheInputs(opts, &walker)
+		}
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(parallel(opts.Parallel))
 		for i, l := range img.Layers {
@@ -98,9 +118,23 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 				layers[i].Digest = l.Digest.String()
 			}
 			g.Go(func() error {
-				lr, err := walkLayer(gctx, &walker, l, opts.Limits)
+				if opts.Cache != nil {
+					if lr := fromCache(gctx, opts.Cache, inputs, l, log); lr != nil {
+						// The stats measured the walk that made the entry, not this scan.
+						lr.Stats = analyze.Stats{}
+						lr.DiffID = l.DiffID.String()
+						results[i], cached[i] = lr, true
+						log.Debug("layer from cache", "index", i, "diff_id", lr.DiffID)
+						return nil
+					}
+				}
+				lr, ids, err := walkLayer(gctx, &walker, l, opts.Limits)
 				if err != nil {
 					return &LayerError{Index: i, DiffID: l.DiffID.String(), Err: err}
+				}
+				if opts.Cache != nil {
+					// Keyed by the digest of the bytes just read and verified.
+					opts.Cache.Put(gctx, inputs.Key(ids.blob), &cache.Entry{Blob: ids.blob, DiffID: ids.diffID, Result: lr})
 				}
 				lr.DiffID = l.DiffID.String()
 				results[i] = lr
@@ -111,6 +145,9 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 		if err := g.Wait(); err != nil {
 			return nil, err
+		}
+		if opts.Cache != nil {
+			statsCached = cached
 		}
 	}
 
@@ -124,6 +161,14 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		res.Stats.WantedFiles += lr.Stats.WantedFiles
 		for k, v := range lr.Stats.PerAnalyzer {
 			res.Stats.PerAnalyzer[k] += v
+		}
+	}
+	res.Stats.Cached = statsCached
+	for _, c := range statsCached {
+		if c {
+			res.Stats.CacheHits++
+		} else {
+			res.Stats.CacheMisses++
 		}
 	}
 	res.Stats.Duration = time.Since(start)
@@ -147,11 +192,17 @@ func parallel(n int) int {
 	return runtime.GOMAXPROCS(0)
 }
 
+// verified are the identities of a layer's bytes, computed while reading
+// them and checked against what the manifest and the config claim.
+type verified struct {
+	blob, diffID string
+}
+
 // walkLayer streams one layer blob through verification and the walker.
-func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits layerio.Limits) (*analyze.LayerResult, error) {
+func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits layerio.Limits) (*analyze.LayerResult, verified, error) {
 	rc, err := l.Open()
 	if err != nil {
-		return nil, fmt.Errorf("opening blob: %w", err)
+		return nil, verified{}, fmt.Errorf("opening blob: %w", err)
 	}
 	var wantBlob string
 	if l.Digest.Hex != "" {
@@ -160,19 +211,95 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 	s, err := layerio.Open(rc, wantBlob, l.DiffID.String(), limits)
 	if err != nil {
 		rc.Close()
-		return nil, err
+		return nil, verified{}, err
 	}
 	defer s.Close()
 	lr, err := w.WalkTar(ctx, s)
 	if err != nil {
 		// A digest mismatch explains a broken tar better than the tar error.
 		if ferr := s.Finish(); ferr != nil && errors.Is(ferr, layerio.ErrDigest) {
-			return nil, ferr
+			return nil, verified{}, ferr
 		}
-		return nil, err
+		return nil, verified{}, err
 	}
 	if err := s.Finish(); err != nil {
-		return nil, err
+		return nil, verified{}, err
 	}
-	return lr, nil
+	return lr, verified{blob: s.BlobDigest(), diffID: s.DiffID()}, nil
+}
+
+// cacheInputs are the scan's inputs that a layer result depends on.
+func cacheInputs(opts Options, w *analyze.Walker) cache.Inputs {
+	in := cache.NewInputs(opts.Mode, opts.Analyzers)
+	in.Limits["layer.max_bytes"] = opts.Limits.MaxBytes
+	in.Limits["layer.max_ratio"] = opts.Limits.MaxRatio
+	in.Limits["layer.ratio_floor"] = opts.Limits.RatioFloor
+	in.Limits["walk.max_file_size"] = orDefault(w.MaxFileSize, analyze.DefaultMaxFileSize)
+	in.Limits["walk.max_entries"] = orDefault(int64(w.MaxEntries), analyze.DefaultMaxEntries)
+	return in
+}
+
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// fromCache returns the cached result of layer l, or nil. The cache is
+// looked up under the identity the image claims for the blob — the
+// manifest's blob digest, or for formats without one (classic docker save)
+// the config's diffID, which is the digest of an uncompressed blob — and
+// an entry is used only when what it was verified against agrees:
+//
+//   - the entry's diffID, computed from the bytes when it was written, is
+//     the diffID the config claims (a config that lies misses);
+//   - a local blob is hashed (not decompressed) and must have the claimed
+//     digest (a manifest or config that names a cached layer but ships
+//     other bytes misses, and the full read then reports the mismatch);
+//   - a registry blob is not fetched: its digest is the content address
+//     the registry serves it by and verified it against on upload.
+func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger) *analyze.LayerResult {
+	claim := l.DiffID.String()
+	if l.Digest.Hex != "" {
+		claim = l.Digest.String()
+	}
+	if l.DiffID.Hex == "" || claim == "" {
+		return nil
+	}
+	e, ok := c.Get(ctx, in.Key(claim))
+	if !ok {
+		return nil
+	}
+	if e.Blob != claim {
+		return nil
+	}
+	if e.DiffID != l.DiffID.String() {
+		log.Warn("layer cache not used: the config's diffID is not that of the cached blob", "layer", l.Index,
+			"blob", claim, "config_diff_id", l.DiffID.String(), "content_diff_id", e.DiffID)
+		return nil
+	}
+	if !l.Remote {
+		got, err := hashBlob(l)
+		if err != nil {
+			log.Debug("layer cache not used: blob unreadable", "layer", l.Index, "error", err)
+			return nil
+		}
+		if got != claim {
+			log.Warn("layer cache not used: the blob's bytes do not have the digest the image claims", "layer", l.Index,
+				"claimed", claim, "content", got)
+			return nil
+		}
+	}
+	return e.Result
+}
+
+// hashBlob computes the digest of a local blob as stored.
+func hashBlob(l source.Layer) (string, error) {
+	rc, err := l.Open()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	return layerio.Digest(rc)
 }

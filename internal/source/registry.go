@@ -78,6 +78,9 @@ func openRegistry(ctx context.Context, ref string, opts Options) (*Image, error)
 	if err := fill(img, registryOpener(r)); err != nil {
 		return nil, registryErr(r, what, err)
 	}
+	for i := range img.Layers {
+		img.Layers[i].Remote = true
+	}
 	return img, nil
 }
 

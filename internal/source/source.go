@@ -68,6 +68,10 @@ type Layer struct {
 	MediaType string
 	Size      int64
 	CreatedBy string
+	// Remote is set when Open fetches the blob over the network (registry
+	// images): the layer cache then trusts the manifest's content digest
+	// rather than download the blob to hash it.
+	Remote bool
 	// Open returns the blob as stored.
 	Open func() (io.ReadCloser, error)
 }

@@ -1,8 +1,11 @@
 // Command mkimage turns a root file-system tar (as mmdebstrap writes it)
 // into an OCI image layout with the file system split over several gzip
-// layers, for the benchmark script.
+// layers, for the benchmark script; with -base it instead makes an image
+// that is a base layout's image plus one new gzip layer from a tar, the
+// base layers' blobs unchanged (as a rebuild on a cached base would).
 //
 //	mkimage -layers 4 rootfs.tar out-layout
+//	mkimage -base base-layout layer.tar out-layout
 package main
 
 import (
@@ -23,12 +26,19 @@ import (
 
 func main() {
 	layers := flag.Int("layers", 4, "number of layers to split the file system into")
+	base := flag.String("base", "", "OCI layout whose image the new layer is added to")
 	flag.Parse()
 	if flag.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mkimage [-layers N] ROOTFS.tar OUT-LAYOUT")
+		fmt.Fprintln(os.Stderr, "usage: mkimage [-layers N] ROOTFS.tar OUT-LAYOUT\n       mkimage -base BASE-LAYOUT LAYER.tar OUT-LAYOUT")
 		os.Exit(2)
 	}
-	if err := run(flag.Arg(0), flag.Arg(1), *layers); err != nil {
+	var err error
+	if *base != "" {
+		err = extend(*base, flag.Arg(0), flag.Arg(1))
+	} else {
+		err = run(flag.Arg(0), flag.Arg(1), *layers)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
 		os.Exit(1)
 	}
@@ -71,6 +81,42 @@ func run(rootfs, out string, n int) error {
 	cfg.OS, cfg.Architecture = "linux", "amd64"
 	cfg.Config.Cmd = []string{"/bin/bash"}
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		return err
+	}
+	return writeLayout(img, out)
+}
+
+// extend writes to out the first image of the base layout with the layer
+// tar appended.
+func extend(base, layerTar, out string) error {
+	idx, err := layout.ImageIndexFromPath(base)
+	if err != nil {
+		return err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	if len(im.Manifests) == 0 {
+		return fmt.Errorf("%s: no image", base)
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		return err
+	}
+	l, err := tarball.LayerFromFile(layerTar)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", layerTar, err)
+	}
+	img, err = mutate.Append(img, mutate.Addendum{Layer: l, History: v1.History{CreatedBy: "mkimage -base " + filepath.Base(layerTar)}})
+	if err != nil {
+		return err
+	}
+	return writeLayout(img, out)
+}
+
+func writeLayout(img v1.Image, out string) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(out); err != nil {

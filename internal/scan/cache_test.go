@@ -1,0 +1,494 @@
+package scan_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/drydockscan/drydock/internal/analyze"
+	"github.com/drydockscan/drydock/internal/analyze/analyzers"
+	"github.com/drydockscan/drydock/internal/analyze/analyzetest"
+	"github.com/drydockscan/drydock/internal/cache"
+	"github.com/drydockscan/drydock/internal/layerio"
+	"github.com/drydockscan/drydock/internal/scan"
+	"github.com/drydockscan/drydock/internal/source"
+	it "github.com/drydockscan/drydock/internal/testutil/imagetest"
+	"github.com/drydockscan/drydock/internal/testutil/redistest"
+	"github.com/drydockscan/drydock/internal/testutil/registrytest"
+)
+
+// fsCache opens a layer cache in a new directory; log collects its
+// warnings and the scan's.
+func fsCache(t *testing.T, dir string, log *bytes.Buffer) *cache.Cache {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	s, err := cache.OpenFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cache.New(s, logger(log))
+}
+
+func logger(buf *bytes.Buffer) *slog.Logger {
+	if buf == nil {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(buf, nil))
+}
+
+// scanWith opens and scans target with opts.
+func scanWith(t *testing.T, target string, opts scan.Options, src source.Options) (*scan.Result, error) {
+	t.Helper()
+	ctx := context.Background()
+	img, err := source.Open(ctx, target, src)
+	if err != nil {
+		t.Fatalf("open %s: %v", target, err)
+	}
+	defer img.Close()
+	if opts.Analyzers == nil {
+		opts.Analyzers = analyzers.For(opts.Mode)
+	}
+	return scan.Image(ctx, img, opts)
+}
+
+// inventoryJSON is the comparable form of a scan's inventory.
+func inventoryJSON(t *testing.T, r *scan.Result) string {
+	t.Helper()
+	b, err := json.Marshal(r.Inventory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func countCached(c []bool) (n int) {
+	for _, v := range c {
+		if v {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCacheHit scans each kind of local image twice into one cache: the
+// first scan analyses every layer, the second none, and both give the
+// inventory of a scan without a cache.
+func TestCacheHit(t *testing.T) {
+	corpus := analyzetest.Corpus(t)
+	for _, target := range []string{
+		"debian12-app/oci",
+		"edge-layers/docker-archive.tar", // classic docker save: no blob digests
+		"edge-layers/docker-archive-v25.tar",
+		"edge-layers/oci.tar",
+		"edge-zstd/oci",
+		"multiarch-busybox/oci",
+	} {
+		t.Run(target, func(t *testing.T) {
+			path := filepath.Join(corpus, target)
+			plain, err := scanWith(t, path, scan.Options{}, source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plain.Stats.Cached != nil || plain.Stats.CacheHits+plain.Stats.CacheMisses != 0 {
+				t.Errorf("a scan without a cache reports cache use: %+v", plain.Stats)
+			}
+			var log bytes.Buffer
+			c := fsCache(t, "", &log)
+			n := plain.Stats.Layers
+			for round, wantHits := range []int{0, n} {
+				res, err := scanWith(t, path, scan.Options{Cache: c}, source.Options{})
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if res.Stats.CacheHits != wantHits || res.Stats.CacheMisses != n-wantHits || countCached(res.Stats.Cached) != wantHits {
+					t.Errorf("round %d: hits %d misses %d cached %v, want %d hits of %d layers",
+						round, res.Stats.CacheHits, res.Stats.CacheMisses, res.Stats.Cached, wantHits, n)
+				}
+				if got, want := inventoryJSON(t, res), inventoryJSON(t, plain); got != want {
+					t.Errorf("round %d: inventory differs from the uncached scan's", round)
+				}
+			}
+			if strings.Contains(log.String(), "level=WARN") {
+				t.Errorf("warnings:\n%s", log.String())
+			}
+		})
+	}
+}
+
+// bumped reports another version for one analyzer.
+type bumped struct{ analyze.Analyzer }
+
+func (b bumped) Version() int { return b.Analyzer.Version() + 1 }
+
+// TestCacheInvalidation changes each input of the key in turn: every
+// change misses every layer, the unchanged options hit.
+func TestCacheInvalidation(t *testing.T) {
+	path := filepath.Join(analyzetest.Corpus(t), "edge-layers", "oci")
+	c := fsCache(t, "", nil)
+	warm, err := scanWith(t, path, scan.Options{Cache: c}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := warm.Stats.Layers
+	bumpDpkg := func() []analyze.Analyzer {
+		var list []analyze.Analyzer
+		for _, a := range analyzers.For(analyze.ModeImage) {
+			if a.Name() == "dpkg" {
+				a = bumped{a}
+			}
+			list = append(list, a)
+		}
+		return list
+	}
+	tests := []struct {
+		name     string
+		opts     scan.Options
+		wantHits int
+	}{
+		{"same options", scan.Options{}, n},
+		{"one analyzer's version", scan.Options{Analyzers: bumpDpkg()}, 0},
+		{"file size limit", scan.Options{Walker: analyze.Walker{MaxFileSize: 1 << 20}}, 0},
+		{"entry limit", scan.Options{Walker: analyze.Walker{MaxEntries: 1 << 16}}, 0},
+		{"decompression limit", scan.Options{Limits: layerio.Limits{MaxBytes: 1 << 30, MaxRatio: 100, RatioFloor: 1 << 20}}, 0},
+		{"scan mode", scan.Options{Mode: analyze.ModeFS, Analyzers: analyzers.For(analyze.ModeImage)}, 0},
+		{"unrelated option (parallelism)", scan.Options{Parallel: 1}, n},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Cache = c
+			res, err := scanWith(t, path, tt.opts, source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Stats.CacheHits != tt.wantHits {
+				t.Errorf("%d hits, want %d", res.Stats.CacheHits, tt.wantHits)
+			}
+		})
+	}
+}
+
+// dockerArchive writes a classic `docker save` archive (uncompressed
+// layers, no blob digests) of the layer tars, with a config claiming
+// diffIDs (nil: the tars' own).
+func dockerArchive(t *testing.T, tars [][]byte, diffIDs []string) string {
+	t.Helper()
+	if diffIDs == nil {
+		for _, b := range tars {
+			diffIDs = append(diffIDs, it.Digest(b))
+		}
+	}
+	cfg, _ := json.Marshal(map[string]any{
+		"architecture": "amd64", "os": "linux", "config": map[string]any{},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+	})
+	cfgName := strings.TrimPrefix(it.Digest(cfg), "sha256:") + ".json"
+	var layers []string
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(name string, b []byte) {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Size: int64(len(b)), Mode: 0o644, Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(b)
+	}
+	for i, b := range tars {
+		name := strings.Repeat(string(rune('a'+i)), 64) + "/layer.tar"
+		add(name, b)
+		layers = append(layers, name)
+	}
+	add(cfgName, cfg)
+	man, _ := json.Marshal([]map[string]any{{"Config": cfgName, "RepoTags": []string{"test/image:latest"}, "Layers": layers}})
+	add("manifest.json", man)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "image.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func dpkgLayer(t *testing.T, pkg string) []byte {
+	return it.Tar(t, it.Dir("etc/"), it.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+		it.Dir("var/lib/dpkg/"), it.File("var/lib/dpkg/status", "Package: "+pkg+"\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: amd64\n\n"))
+}
+
+// TestCacheLyingImages caches an image's layer, then scans images that
+// claim that layer — by its blob digest or its diffID — but ship other
+// bytes. None may get the cached inventory: each must fail as it does
+// without a cache, with the digest mismatch.
+func TestCacheLyingImages(t *testing.T) {
+	cachedTar, otherTar := dpkgLayer(t, "cached-pkg"), dpkgLayer(t, "shipped-pkg")
+	cachedLayer := it.Layer{Blob: it.Gzip(t, cachedTar), DiffID: it.Digest(cachedTar)}
+	otherLayer := it.Layer{Blob: it.Gzip(t, otherTar), DiffID: it.Digest(otherTar)}
+	tests := []struct {
+		name string
+		// honest is an image whose scan fills the cache with the layer;
+		// liar claims it.
+		honest, liar func(t *testing.T) string
+		// hit is set when the lie finds the cached entry (and is refused
+		// with a warning) rather than missing it outright.
+		hit bool
+	}{
+		{
+			// The manifest names the cached blob's digest (and the config
+			// its diffID), but the blob holds other bytes.
+			name:   "manifest lies about the blob",
+			hit:    true,
+			honest: func(t *testing.T) string { return it.Layout(t, []it.Layer{cachedLayer}, nil) },
+			liar: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{cachedLayer}, nil)
+				if err := os.WriteFile(it.BlobPath(dir, it.Digest(cachedLayer.Blob)), otherLayer.Blob, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+		},
+		{
+			// The manifest and blob are the other layer's, honest; the
+			// config claims the cached layer's diffID for them.
+			name:   "config lies about the diffID of a compressed blob",
+			honest: func(t *testing.T) string { return it.Layout(t, []it.Layer{cachedLayer}, nil) },
+			liar: func(t *testing.T) string {
+				l := otherLayer
+				l.DiffID = cachedLayer.DiffID
+				return it.Layout(t, []it.Layer{l}, nil)
+			},
+		},
+		{
+			// The cached blob itself, with a config that claims another
+			// diffID for it.
+			name:   "config lies about the cached blob",
+			hit:    true,
+			honest: func(t *testing.T) string { return it.Layout(t, []it.Layer{cachedLayer}, nil) },
+			liar: func(t *testing.T) string {
+				l := cachedLayer
+				l.DiffID = otherLayer.DiffID
+				return it.Layout(t, []it.Layer{l}, nil)
+			},
+		},
+		{
+			// Classic docker save archive: no blob digest, the config's
+			// diffID is the only claim, and it names the cached layer.
+			name:   "docker archive config lies about the diffID",
+			hit:    true,
+			honest: func(t *testing.T) string { return dockerArchive(t, [][]byte{cachedTar}, nil) },
+			liar: func(t *testing.T) string {
+				return dockerArchive(t, [][]byte{otherTar}, []string{it.Digest(cachedTar)})
+			},
+		},
+		{
+			// An OCI layout with an uncompressed layer: blob digest and
+			// diffID are the same; both claim the cached layer.
+			name: "uncompressed OCI layer replaced",
+			hit:  true,
+			honest: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{{Blob: cachedTar, DiffID: it.Digest(cachedTar), MediaType: "application/vnd.oci.image.layer.v1.tar"}}, nil)
+			},
+			liar: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{{Blob: cachedTar, DiffID: it.Digest(cachedTar), MediaType: "application/vnd.oci.image.layer.v1.tar"}}, nil)
+				if err := os.WriteFile(it.BlobPath(dir, it.Digest(cachedTar)), otherTar, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var log bytes.Buffer
+			c := fsCache(t, "", &log)
+			res, err := scanWith(t, tt.honest(t), scan.Options{Cache: c}, source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(inventoryJSON(t, res), "cached-pkg") || res.Stats.CacheMisses != 1 {
+				t.Fatalf("the honest image did not fill the cache: %+v", res.Stats)
+			}
+			liar := tt.liar(t)
+			_, plainErr := scanWith(t, liar, scan.Options{}, source.Options{})
+			if !errors.Is(plainErr, layerio.ErrDigest) {
+				t.Fatalf("without a cache the lie is not a digest mismatch: %v", plainErr)
+			}
+			res, err = scanWith(t, liar, scan.Options{Cache: c, Logger: logger(&log)}, source.Options{})
+			if err == nil {
+				t.Fatalf("the lying image was scanned (hits %d): %s", res.Stats.CacheHits, inventoryJSON(t, res))
+			}
+			if !errors.Is(err, layerio.ErrDigest) || err.Error() != plainErr.Error() {
+				t.Errorf("with the cache: %v\nwithout:        %v", err, plainErr)
+			}
+			if refused := strings.Contains(log.String(), "layer cache not used"); refused != tt.hit {
+				t.Errorf("entry refused with a warning: %v, want %v; log:\n%s", refused, tt.hit, log.String())
+			}
+		})
+	}
+}
+
+// counter counts the registry's blob downloads, by digest.
+type counter struct {
+	mu    sync.Mutex
+	blobs map[string]int
+}
+
+func (c *counter) count(digest string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.blobs[digest]
+}
+
+func (c *counter) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.blobs = map[string]int{}
+}
+
+// countingProxy puts a reverse proxy on loopback in front of the real
+// registry and counts the GETs of blobs.
+func countingProxy(t *testing.T, host string) (string, *counter) {
+	t.Helper()
+	c := &counter{blobs: map[string]int{}}
+	target, _ := url.Parse("http://" + host)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i := strings.Index(r.URL.Path, "/blobs/"); i >= 0 && r.Method == http.MethodGet {
+			c.mu.Lock()
+			c.blobs[r.URL.Path[i+len("/blobs/"):]]++
+			c.mu.Unlock()
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), c
+}
+
+// TestCacheRegistry pushes an image to the real registry and scans it
+// through a counting proxy: a cold scan downloads every layer blob; with
+// every layer cached (here by scanning the same image from its OCI
+// layout: the blobs have the same digests) no layer blob is downloaded,
+// only the manifest and the config; with one entry gone, only that layer.
+func TestCacheRegistry(t *testing.T) {
+	corpus := analyzetest.Corpus(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	layout := filepath.Join(corpus, "edge-layers", "oci")
+	img, err := source.Open(context.Background(), "oci:"+layout, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	ref, _ := name.ParseReference(reg.Host + "/corpus/edge-layers:v1")
+	if err := remote.Write(ref, img.Image); err != nil {
+		t.Fatal(err)
+	}
+	host, counts := countingProxy(t, reg.Host)
+	target := host + "/corpus/edge-layers:v1"
+	configDigest, _ := img.Image.ConfigName()
+	layerFetches := func() (n int) {
+		for _, l := range img.Layers {
+			n += counts.count(l.Digest.String())
+		}
+		return n
+	}
+
+	dir := t.TempDir()
+	c := fsCache(t, dir, nil)
+	cold, err := scanWith(t, target, scan.Options{Cache: c}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := layerFetches(); got != len(img.Layers) || cold.Stats.CacheMisses != len(img.Layers) {
+		t.Errorf("cold scan: %d layer blob GETs, %d misses; want %d", got, cold.Stats.CacheMisses, len(img.Layers))
+	}
+
+	// Every layer cached, by a scan of another source of the same blobs.
+	c2 := fsCache(t, t.TempDir(), nil)
+	if _, err := scanWith(t, "oci:"+layout, scan.Options{Cache: c2}, source.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	counts.reset()
+	warm, err := scanWith(t, target, scan.Options{Cache: c2}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := layerFetches(); got != 0 || warm.Stats.CacheHits != len(img.Layers) {
+		t.Errorf("warm scan: %d layer blob GETs, %d hits; want none and %d", got, warm.Stats.CacheHits, len(img.Layers))
+	}
+	if counts.count(configDigest.String()) != 1 {
+		t.Errorf("config fetched %d times, want once", counts.count(configDigest.String()))
+	}
+	if inventoryJSON(t, warm) != inventoryJSON(t, cold) {
+		t.Error("warm registry inventory differs from the cold one")
+	}
+
+	// One entry removed: only that layer is downloaded.
+	var entries []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && len(d.Name()) == 64 {
+			entries = append(entries, p)
+		}
+		return nil
+	})
+	if len(entries) != len(img.Layers) {
+		t.Fatalf("%d cache entries, want %d", len(entries), len(img.Layers))
+	}
+	os.Remove(entries[0])
+	counts.reset()
+	part, err := scanWith(t, target, scan.Options{Cache: c}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := layerFetches(); got != 1 || part.Stats.CacheHits != len(img.Layers)-1 {
+		t.Errorf("one entry missing: %d layer blob GETs, %d hits; want 1 and %d", got, part.Stats.CacheHits, len(img.Layers)-1)
+	}
+	if inventoryJSON(t, part) != inventoryJSON(t, cold) {
+		t.Error("partly cached registry inventory differs from the cold one")
+	}
+}
+
+// TestCacheRedis runs scans against a real Redis server: the second scan
+// of an image, from any process, hits every layer.
+func TestCacheRedis(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Password: "pw-for-test"})
+	path := filepath.Join(analyzetest.Corpus(t), "edge-layers", "oci")
+	open := func() *cache.Cache {
+		s, err := cache.OpenRedis(context.Background(), cache.RedisOptions{URL: srv.URL, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return cache.New(s, nil)
+	}
+	cold, err := scanWith(t, path, scan.Options{Cache: open()}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm, err := scanWith(t, path, scan.Options{Cache: open()}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := cold.Stats.Layers
+	if cold.Stats.CacheMisses != n || warm.Stats.CacheHits != n {
+		t.Errorf("cold misses %d, warm hits %d, want %d", cold.Stats.CacheMisses, warm.Stats.CacheHits, n)
+	}
+	if inventoryJSON(t, warm) != inventoryJSON(t, cold) {
+		t.Error("inventory from Redis differs")
+	}
+}
