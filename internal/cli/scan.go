@@ -38,6 +38,7 @@ type scanFlags struct {
 	scanners []string
 	osOwned  bool
 	gate     gateFlags
+	client   clientFlags
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -102,6 +103,7 @@ registry:REF, dir:PATH.`,
 		},
 	}
 	o.register(cmd.Flags(), true)
+	o.client.register(cmd)
 	return cmd
 }
 
@@ -116,6 +118,7 @@ func (a *app) fsCommand() *cobra.Command {
 		},
 	}
 	o.register(cmd.Flags(), false)
+	o.client.register(cmd)
 	return cmd
 }
 
@@ -186,7 +189,15 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		}
 		req.Inventory.Source.Platform = p
 	}
-	if scanners.Vuln {
+	remote, err := o.client.matcher()
+	if err != nil {
+		return err
+	}
+	switch {
+	case scanners.Vuln && remote != nil:
+		// Client mode: the server matches (and stores) the inventory.
+		req.Matcher = remote
+	case scanners.Vuln:
 		db, err := a.dbSetup(&o.db)
 		if err != nil {
 			return err

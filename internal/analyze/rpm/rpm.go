@@ -24,7 +24,7 @@ import (
 	"strings"
 
 	// The pure-Go SQLite driver go-rpmdb's SQLite reader opens ("sqlite").
-	_ "github.com/glebarez/go-sqlite"
+	_ "modernc.org/sqlite"
 	"github.com/knqyf263/go-rpmdb/pkg/sqlite3"
 
 	"github.com/drydockscan/drydock/internal/analyze"
