@@ -113,7 +113,6 @@ func migratePG(ctx context.Context, st *store.Store, drv *riverpgxv5.Driver, log
 	return tx.Commit(ctx)
 }
 
-
 func newQueue[TTx any](drv riverdriver.Driver[TTx], cfg Config) (*Queue, error) {
 	rc := &river.Config{
 		ID:     cfg.ID,

@@ -37,12 +37,12 @@ type ImageSummary struct {
 // Image is an image with its current findings and history.
 type Image struct {
 	ImageSummary
-	Target   report.Target    `json:"target"`
-	OS       *inventory.OS    `json:"os,omitempty"`
-	Packages int              `json:"packages"`
-	Database *report.Database `json:"database,omitempty"`
+	Target   report.Target     `json:"target"`
+	OS       *inventory.OS     `json:"os,omitempty"`
+	Packages int               `json:"packages"`
+	Database *report.Database  `json:"database,omitempty"`
 	Findings []finding.Finding `json:"findings"`
-	History  []Scan `json:"-"`
+	History  []Scan            `json:"-"`
 }
 
 // ListOptions page through images.
