@@ -58,6 +58,8 @@ type Config struct {
 	Logger      *slog.Logger
 	// HoldDir: tests of durability only (see worker.Scanner.HoldDir).
 	HoldDir string
+	// FetchPoll is how often idle workers look for jobs (default 1s).
+	FetchPoll time.Duration
 	// Started, when set, receives the address the API listens on.
 	Started func(addr string)
 }
@@ -90,7 +92,10 @@ func Run(ctx context.Context, c Config) error {
 	hostname, _ := os.Hostname()
 	qc := queue.Config{
 		Concurrency: max(c.Concurrency, 1), JobTimeout: c.ScanTimeout, RescueAfter: c.RescueAfter,
-		FetchPoll: time.Second, Logger: log, ID: fmt.Sprintf("drydock-%s-%d-%s", hostname, os.Getpid(), store.NewID()[:6]),
+		FetchPoll: c.FetchPoll, Logger: log, ID: fmt.Sprintf("drydock-%s-%d-%s", hostname, os.Getpid(), store.NewID()[:6]),
+	}
+	if qc.FetchPoll <= 0 {
+		qc.FetchPoll = time.Second
 	}
 	if qc.JobTimeout <= 0 {
 		qc.JobTimeout = 15 * time.Minute
