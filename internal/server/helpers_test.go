@@ -331,3 +331,5 @@ func contains(hay []string, needle string) bool {
 	}
 	return false
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

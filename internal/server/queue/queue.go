@@ -92,25 +92,28 @@ func New(ctx context.Context, st *store.Store, cfg Config) (*Queue, error) {
 	return nil, fmt.Errorf("queue: store %s has no queue driver", st)
 }
 
-// migratePG migrates under an advisory lock, so processes starting
-// together do not race.
+// migratePG migrates under a session advisory lock, so processes
+// starting together do not race. (Each River migration runs in its own
+// transaction: one adds an enum value that a later one uses.)
 func migratePG(ctx context.Context, st *store.Store, drv *riverpgxv5.Driver, log *slog.Logger) error {
 	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: quiet(log)})
 	if err != nil {
 		return err
 	}
-	tx, err := st.Pool().Begin(ctx)
+	conn, err := st.Pool().Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("queue migration on %s: %w", st, err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(28404789015750508)"); err != nil {
+	defer conn.Release()
+	const lock = 28404789015750508
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lock)); err != nil {
 		return fmt.Errorf("queue migration on %s: %w", st, err)
 	}
-	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(lock)) //nolint:errcheck
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("queue migration on %s: %w", st, err)
 	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 func newQueue[TTx any](drv riverdriver.Driver[TTx], cfg Config) (*Queue, error) {

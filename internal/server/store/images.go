@@ -150,11 +150,20 @@ func (s *Store) Record(ctx context.Context, r Result) (bool, error) {
 			return nil // already recorded (a retried job), or no such scan
 		}
 		recorded = true
-		old, exists, err := s.currentFindings(ctx, tx, digest)
+		// Claim the image row first: of two results for a new image, the
+		// second waits here for the first and then sees it.
+		res, err = s.exec(ctx, tx, `INSERT INTO images (digest, first_seen, last_seen, target, inventory, findings) VALUES (?, ?, ?, '{}', '{}', '[]')
+			ON CONFLICT (digest) DO NOTHING`, digest, now, now)
+		if err != nil {
+			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+		}
+		n, _ := res.RowsAffected()
+		exists := n == 0
+		old, _, err := s.currentFindings(ctx, tx, digest)
 		if err != nil {
 			return err
 		}
-		if err := s.putImage(ctx, tx, digest, r, now, dbUpdated, exists); err != nil {
+		if err := s.putImage(ctx, tx, digest, r, now, dbUpdated); err != nil {
 			return err
 		}
 		var evs []Event
@@ -182,7 +191,11 @@ func normStamp(rfc string) string {
 
 func (s *Store) currentFindings(ctx context.Context, tx *sql.Tx, digest string) ([]finding.Finding, bool, error) {
 	var doc string
-	err := tx.QueryRowContext(ctx, s.q(`SELECT findings FROM images WHERE digest = ?`), digest).Scan(&doc)
+	lock := ""
+	if s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	err := tx.QueryRowContext(ctx, s.q(`SELECT findings FROM images WHERE digest = ?`+lock), digest).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -196,7 +209,7 @@ func (s *Store) currentFindings(ctx context.Context, tx *sql.Tx, digest string) 
 	return fs, true, nil
 }
 
-func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Result, now, dbUpdated string, exists bool) error {
+func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Result, now, dbUpdated string) error {
 	rep := r.Report
 	target, _ := json.Marshal(rep.Target)
 	inv := *r.Inventory
@@ -218,17 +231,10 @@ func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Resul
 		dbJSON, _ = json.Marshal(rep.Database)
 	}
 	c := CountFindings(fs)
-	if exists {
-		_, err = s.exec(ctx, tx, `UPDATE images SET repository = CASE WHEN ? <> '' THEN ? ELSE repository END, last_seen = ?, target = ?, inventory = ?, findings = ?, db_facts = ?, db_updated = ?, last_scan = ?,
-			critical = ?, high = ?, medium = ?, low = ?, negligible = ?, unknown = ? WHERE digest = ?`,
-			r.Repository, r.Repository, now, string(target), string(invJSON), string(fsJSON), string(dbJSON), dbUpdated, r.ScanID,
-			c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown, digest)
-	} else {
-		_, err = s.exec(ctx, tx, `INSERT INTO images (digest, repository, first_seen, last_seen, target, inventory, findings, db_facts, db_updated, last_scan,
-			critical, high, medium, low, negligible, unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			digest, r.Repository, now, now, string(target), string(invJSON), string(fsJSON), string(dbJSON), dbUpdated, r.ScanID,
-			c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown)
-	}
+	_, err = s.exec(ctx, tx, `UPDATE images SET repository = CASE WHEN ? <> '' THEN ? ELSE repository END, last_seen = ?, target = ?, inventory = ?, findings = ?, db_facts = ?, db_updated = ?, last_scan = ?,
+		critical = ?, high = ?, medium = ?, low = ?, negligible = ?, unknown = ? WHERE digest = ?`,
+		r.Repository, r.Repository, now, string(target), string(invJSON), string(fsJSON), string(dbJSON), dbUpdated, r.ScanID,
+		c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown, digest)
 	if err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}

@@ -82,7 +82,8 @@ func (s *Scanner) Work(ctx context.Context, job *river.Job[queue.ScanArgs]) erro
 		}
 		return nil
 	}
-	final := job.Attempt >= job.MaxAttempts || !Transient(err)
+	var perm *permanent
+	final := job.Attempt >= job.MaxAttempts || errors.As(err, &perm)
 	if ferr := s.Store.FailScan(context.WithoutCancel(ctx), id, err.Error(), final); ferr != nil {
 		log.Error("recording a failed scan", "error", ferr)
 	}
@@ -126,6 +127,11 @@ func (s *Scanner) scan(ctx context.Context, sc store.Scan, start time.Time) erro
 	o.Logger = s.Logger
 	inv, err := pipeline.Inventory(ctx, target, o)
 	if err != nil {
+		if !Transient(err) {
+			// The image is missing or cannot be read: trying again
+			// will not change that.
+			return &permanent{err}
+		}
 		return err
 	}
 	if sc.Kind == store.KindUpload {
@@ -146,6 +152,12 @@ func (s *Scanner) scan(ctx context.Context, sc store.Scan, start time.Time) erro
 	})
 	return err
 }
+
+// permanent marks an error that retrying cannot fix.
+type permanent struct{ err error }
+
+func (p *permanent) Error() string { return p.err.Error() }
+func (p *permanent) Unwrap() error { return p.err }
 
 // Names returns the repository and tags an image was seen under: from the
 // reference scanned, else from the name the image carries.
