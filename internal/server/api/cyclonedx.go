@@ -133,6 +133,12 @@ func cdxPackage(c *cdxComponent) (inventory.Package, error) {
 		if u.Namespace != "" {
 			p.Name = u.Namespace + ":" + u.Name
 		}
+	case inventory.TypePyPI:
+		// The purl's name is normalised; the component keeps the
+		// project's own spelling.
+		if strings.EqualFold(strings.ReplaceAll(c.Name, "_", "-"), u.Name) {
+			p.Name = c.Name
+		}
 	case inventory.TypeRPM:
 		if e := q["epoch"]; e != "" {
 			p.Version = e + ":" + p.Version
