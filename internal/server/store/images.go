@@ -247,11 +247,12 @@ func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Resul
 	if _, err := s.exec(ctx, tx, `DELETE FROM image_packages WHERE digest = ?`, digest); err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
+	rows := make([][]any, 0, len(inv.Packages))
 	for _, p := range inv.Packages {
-		if _, err := s.exec(ctx, tx, `INSERT INTO image_packages (digest, pkey, type, name, version, purl, path, layer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			digest, PackageKey(p.PURL, p.Type, p.Name), p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer); err != nil {
-			return fmt.Errorf("store %s: image %s: package %s: %w", s.where, digest, p.Name, err)
-		}
+		rows = append(rows, []any{digest, PackageKey(p.PURL, p.Type, p.Name), p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer})
+	}
+	if err := s.insertRows(ctx, tx, "image_packages (digest, pkey, type, name, version, purl, path, layer)", rows); err != nil {
+		return fmt.Errorf("store %s: image %s: packages: %w", s.where, digest, err)
 	}
 	return s.putVulns(ctx, tx, digest, fs)
 }
@@ -262,6 +263,7 @@ func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 	if _, err := s.exec(ctx, tx, `DELETE FROM image_vulns WHERE digest = ?`, digest); err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
+	var rows [][]any
 	for _, f := range fs {
 		ids := append([]string{f.ID}, f.Aliases...)
 		seen := map[string]bool{}
@@ -272,11 +274,37 @@ func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 			}
 			seen[id] = true
 			p := f.Package
-			if _, err := s.exec(ctx, tx, `INSERT INTO image_vulns (digest, vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				digest, id, f.ID, string(f.Severity), f.Status, p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer, strings.Join(f.FixedVersions, ",")); err != nil {
-				return fmt.Errorf("store %s: image %s: finding %s: %w", s.where, digest, f.ID, err)
+			rows = append(rows, []any{digest, id, f.ID, string(f.Severity), f.Status, p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer, strings.Join(f.FixedVersions, ",")})
+		}
+	}
+	if err := s.insertRows(ctx, tx, "image_vulns (digest, vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions)", rows); err != nil {
+		return fmt.Errorf("store %s: image %s: findings: %w", s.where, digest, err)
+	}
+	return nil
+}
+
+// insertRows inserts rows in multi-row statements (SQLite allows 32766
+// parameters per statement, PostgreSQL 65535).
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, into string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	per := 30000 / len(rows[0])
+	for start := 0; start < len(rows); start += per {
+		batch := rows[start:min(start+per, len(rows))]
+		var b strings.Builder
+		args := make([]any, 0, len(batch)*len(batch[0]))
+		b.WriteString("INSERT INTO " + into + " VALUES ")
+		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(batch[0])), ", ") + ")"
+		for i, r := range batch {
+			if i > 0 {
+				b.WriteString(", ")
 			}
+			b.WriteString(ph)
+			args = append(args, r...)
+		}
+		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
+			return err
 		}
 	}
 	return nil
