@@ -27,6 +27,7 @@ import (
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/report"
+	"github.com/drydockscan/drydock/internal/server/sbom"
 	"github.com/drydockscan/drydock/internal/server/store"
 	"github.com/drydockscan/drydock/internal/server/worker"
 )
@@ -429,7 +430,7 @@ func (a *api) postInventory(w http.ResponseWriter, r *http.Request) {
 			writeProblem(w, r, http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request bodies are limited to %d bytes", a.c.MaxBody))
 			return
 		}
-		t, inv, err := FromCycloneDX(body)
+		t, inv, err := sbom.FromCycloneDX(body)
 		if err != nil {
 			writeProblem(w, r, http.StatusBadRequest, CodeBadInventory, err.Error())
 			return

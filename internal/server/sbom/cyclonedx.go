@@ -1,4 +1,5 @@
-package api
+// Package sbom reads SBOMs that clients send into drydock inventories.
+package sbom
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package api_test
+package sbom_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/report"
-	"github.com/drydockscan/drydock/internal/server/api"
+	"github.com/drydockscan/drydock/internal/server/sbom"
 )
 
 // TestFromCycloneDXRoundTrip: the CycloneDX SBOM drydock writes of an
@@ -31,7 +31,7 @@ func TestFromCycloneDXRoundTrip(t *testing.T) {
 	if err := report.WriteCycloneDX(&buf, rep, report.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	target, inv, err := api.FromCycloneDX(buf.Bytes())
+	target, inv, err := sbom.FromCycloneDX(buf.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func FuzzFromCycloneDX(f *testing.F) {
 	f.Add([]byte(`{"bomFormat":"CycloneDX","metadata":{"component":{"name":"app","version":"sha256:00"}},"components":[{"type":"operating-system","name":"debian","version":"12"}]}`))
 	f.Add([]byte(`{"bomFormat":"CycloneDX","components":[{"purl":"pkg:"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, inv, err := api.FromCycloneDX(data)
+		_, inv, err := sbom.FromCycloneDX(data)
 		if err == nil && inv == nil {
 			t.Fatal("no error and no inventory")
 		}
