@@ -74,18 +74,22 @@ func main() {
 		log.Fatalf("serverbench: PostgreSQL: %v", err)
 	}
 	defer pg.Cleanup()
-	reg, stopReg := startRegistry()
-	defer stopReg()
-	log.Printf("pushing %d tags to %s", *scans, reg)
-	refs := push(reg)
+	var refs []string
+	if *workerNs != "" {
+		reg, stopReg := startRegistry()
+		defer stopReg()
+		log.Printf("pushing %d tags to %s", *scans, reg)
+		refs = push(reg)
+	}
 
 	fmt.Println("## Scan throughput (one PostgreSQL)")
 	fmt.Println()
 	fmt.Println("| workers | scans | wall time | scans/min | API RSS idle → peak | worker RSS idle → peak (each) |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*workerNs, ",") {
-		n, _ := strconv.Atoi(f)
-		throughput(pg, refs, n)
+		if n, err := strconv.Atoi(f); err == nil {
+			throughput(pg, refs, n)
+		}
 	}
 	fmt.Println()
 	incidents(pg)
