@@ -147,7 +147,8 @@ func TestWorkerKilledMidScan(t *testing.T) {
 }
 
 // TestPostgresRestartDuringBatch: PostgreSQL stops and starts again while
-// a batch of scans runs; every scan finishes.
+// a batch of scans runs — one of them held mid-scan until the server is
+// down, so the outage hits a running scan; every scan finishes.
 func TestPostgresRestartDuringBatch(t *testing.T) {
 	needDB(t)
 	url := pgURL(t)
@@ -157,17 +158,31 @@ func TestPostgresRestartDuringBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	corpus := analyzetest.Corpus(t)
-	uploads := t.TempDir()
+	uploads, hold := t.TempDir(), t.TempDir()
 	common := []string{"--store", url, "--upload-dir", uploads, "--scan-timeout", "10s", "--rescue-after", "10s"}
 	apiProc := startProc(t, append([]string{"--role", "api"}, common...)...)
-	startProc(t, append([]string{"--role", "worker", "--concurrency", "2"}, common...)...)
+	startProc(t, append([]string{"--role", "worker", "--concurrency", "2", "--test-hold-dir", hold}, common...)...)
 	c := newClient(t, apiProc.addr)
 	files := []string{filepath.Join(corpus, "edge-layers", "oci.tar"), filepath.Join(corpus, "multiarch-busybox", "docker-archive.tar")}
 	var ids []string
 	for i := range 6 {
 		ids = append(ids, upload(t, c, tok, files[i%2], fmt.Sprintf("batch:%d", i)))
 	}
+	// A scan is running (held); stop PostgreSQL under it, then let it go.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if m, _ := filepath.Glob(filepath.Join(hold, "*.started")); len(m) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no scan started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hold, "release"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(2 * time.Second)

@@ -267,17 +267,25 @@ func (a *api) createScan(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.c.Store.CreateScan(r.Context(), &sc); err != nil {
+		removeUpload(sc.UploadPath)
 		a.internal(w, r, err)
 		return
 	}
 	if err := a.c.Queue.Enqueue(r.Context(), sc.ID); err != nil {
 		_ = a.c.Store.FailScan(context.WithoutCancel(r.Context()), sc.ID, "could not be queued", true)
+		removeUpload(sc.UploadPath)
 		a.internal(w, r, err)
 		return
 	}
 	a.log.Info("scan queued", "scan", sc.ID, "kind", sc.Kind)
 	w.Header().Set("Location", "/api/v1/scans/"+sc.ID)
 	writeJSON(w, http.StatusAccepted, ScanView{ID: sc.ID, Status: store.StatusQueued})
+}
+
+func removeUpload(path string) {
+	if path != "" {
+		_ = os.Remove(path)
+	}
 }
 
 // receiveUpload streams the body to a file in the upload directory,

@@ -45,7 +45,8 @@ type Scanner struct {
 	Logger    *slog.Logger
 	Observer  Observer
 	// HoldDir, for tests of durability only: a scan writes
-	// HoldDir/<scan id>.started and waits until its context ends.
+	// HoldDir/<scan id>.started and waits until HoldDir/release exists
+	// or its context ends.
 	HoldDir string
 }
 
@@ -67,11 +68,9 @@ func (s *Scanner) Work(ctx context.Context, job *river.Job[queue.ScanArgs]) erro
 	start := time.Now()
 	log.Info("scan started", "kind", sc.Kind)
 	if s.HoldDir != "" {
-		if err := os.WriteFile(filepath.Join(s.HoldDir, id+".started"), nil, 0o600); err != nil {
+		if err := hold(ctx, s.HoldDir, id); err != nil {
 			return err
 		}
-		<-ctx.Done()
-		return ctx.Err()
 	}
 	err = s.scan(ctx, sc, start)
 	if err == nil {
@@ -97,6 +96,25 @@ func (s *Scanner) Work(ctx context.Context, job *river.Job[queue.ScanArgs]) erro
 	}
 	log.Warn("scan failed; it will be retried", "error", err)
 	return err
+}
+
+// hold marks the scan started and waits for the release file.
+func hold(ctx context.Context, dir, id string) error {
+	if err := os.WriteFile(filepath.Join(dir, id+".started"), nil, 0o600); err != nil {
+		return err
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "release")); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func (s *Scanner) observe(status string, start time.Time) {
