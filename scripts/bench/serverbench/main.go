@@ -458,6 +458,18 @@ func incidents(pg *pgtest.Server) {
 	fmt.Printf("## Incident queries over %d stored inventories (%d distinct vulnerability ids)\n\n", *invN, len(ids))
 	fmt.Println("| query | requests | images per answer (median / max) | p50 | p99 | max |")
 	fmt.Println("|---|---|---|---|---|---|")
+	// The store's own time, without HTTP and JSON, for the same kind of
+	// question.
+	var lat []time.Duration
+	for range *queries {
+		t := time.Now()
+		if _, err := st.ImagesWithVuln(ctx, ids[r.IntN(len(ids))], 100000); err != nil {
+			log.Fatal(err)
+		}
+		lat = append(lat, time.Since(t))
+	}
+	slices.Sort(lat)
+	fmt.Printf("| store.ImagesWithVuln (no HTTP) | %d | | %.1f ms | %.1f ms | %.1f ms |\n", len(lat), ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
 	measure("GET /vulnerabilities/{id}/images", func(int) string {
 		return "/api/v1/vulnerabilities/" + ids[r.IntN(len(ids))] + "/images"
 	})
