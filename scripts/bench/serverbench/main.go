@@ -324,7 +324,9 @@ func bump(v string, k int) string {
 	return v[:start] + strconv.Itoa(n+k) + v[end:]
 }
 
-func pkgKey(p finding.Package) string { return p.Type + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.Path }
+func pkgKey(p finding.Package) string {
+	return p.Type + "\x00" + p.Name + "\x00" + p.Version + "\x00" + p.Path
+}
 
 // incidents stores M generated inventories and times the incident queries.
 func incidents(pg *pgtest.Server) {
