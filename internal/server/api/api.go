@@ -257,11 +257,9 @@ func (a *api) createScan(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		ref := r.URL.Query().Get("name")
-		if ref == "" {
-			ref = "upload"
-		}
-		sc = store.Scan{Kind: store.KindUpload, Ref: ref, UploadPath: path}
+		// The name to record the image under; without one, the name the
+		// archive carries.
+		sc = store.Scan{Kind: store.KindUpload, Ref: r.URL.Query().Get("name"), UploadPath: path}
 	default:
 		writeProblem(w, r, http.StatusUnsupportedMediaType, CodeMediaType, "send application/json {\"image\": REF} or an image archive as application/x-tar")
 		return

@@ -5,6 +5,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,8 +154,9 @@ func (s *Scanner) scan(ctx context.Context, sc store.Scan, start time.Time) erro
 		return err
 	}
 	if sc.Kind == store.KindUpload {
-		// The server's file name means nothing to the user.
-		inv.Target.Ref = sc.Ref
+		// The server's file name means nothing to the user (nor may they
+		// learn it): the name given, else the archive's own, else "upload".
+		inv.Target.Ref = cmp.Or(sc.Ref, inv.Target.Name, "upload")
 	}
 	m, err := s.DB.Match(ctx, &inv.Inventory, start)
 	if err != nil {
