@@ -42,6 +42,7 @@ type scanFlags struct {
 	osOwned  bool
 	gate     gateFlags
 	cache    cacheFlags
+	client   clientFlags
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -112,6 +113,7 @@ docker:NAME, podman:NAME, sif:FILE, squashfs:FILE, dir:PATH.`,
 		},
 	}
 	o.register(cmd.Flags(), true)
+	o.client.register(cmd)
 	return cmd
 }
 
@@ -126,6 +128,7 @@ func (a *app) fsCommand() *cobra.Command {
 		},
 	}
 	o.register(cmd.Flags(), false)
+	o.client.register(cmd)
 	return cmd
 }
 
@@ -216,7 +219,15 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 			req.Inventory.Cache = c
 		}
 	}
-	if scanners.Vuln {
+	remote, err := o.client.matcher()
+	if err != nil {
+		return err
+	}
+	switch {
+	case scanners.Vuln && remote != nil:
+		// Client mode: the server matches (and stores) the inventory.
+		req.Matcher = remote
+	case scanners.Vuln:
 		db, err := a.dbSetup(&o.db)
 		if err != nil {
 			return err

@@ -103,6 +103,14 @@ type Matcher interface {
 	Match(ctx context.Context, inv *inventory.Inventory, at time.Time) (*Matched, error)
 }
 
+// TargetMatcher is a Matcher that also wants to know what was scanned (a
+// drydock server stores the inventory under the image's digest and
+// names). Complete calls MatchTarget instead of Match when a Matcher has
+// it.
+type TargetMatcher interface {
+	MatchTarget(ctx context.Context, target report.Target, inv *inventory.Inventory, at time.Time) (*Matched, error)
+}
+
 // Request is one whole scan.
 type Request struct {
 	Target    string
@@ -134,7 +142,13 @@ func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Repor
 	log := logger(req.Inventory.Logger)
 	rep := report.New(req.Tool, inv.Target, &inv.Inventory)
 	if req.Matcher != nil {
-		m, err := req.Matcher.Match(ctx, &inv.Inventory, req.Started)
+		var m *Matched
+		var err error
+		if tm, ok := req.Matcher.(TargetMatcher); ok {
+			m, err = tm.MatchTarget(ctx, inv.Target, &inv.Inventory, req.Started)
+		} else {
+			m, err = req.Matcher.Match(ctx, &inv.Inventory, req.Started)
+		}
 		if err != nil {
 			return nil, err
 		}

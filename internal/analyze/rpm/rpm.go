@@ -24,8 +24,8 @@ import (
 	"strings"
 
 	// The pure-Go SQLite driver go-rpmdb's SQLite reader opens ("sqlite").
-	_ "github.com/glebarez/go-sqlite"
 	"github.com/knqyf263/go-rpmdb/pkg/sqlite3"
+	_ "modernc.org/sqlite"
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/rpm/rpmfmt"

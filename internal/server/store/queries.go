@@ -1,0 +1,382 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drydockscan/drydock/internal/finding"
+	"github.com/drydockscan/drydock/internal/inventory"
+	"github.com/drydockscan/drydock/internal/report"
+)
+
+// Tag is a name an image was seen under.
+type Tag struct {
+	Repository string    `json:"repository"`
+	Tag        string    `json:"tag"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
+}
+
+// ImageSummary is an image as listed.
+type ImageSummary struct {
+	Digest     string    `json:"digest"`
+	Repository string    `json:"repository"`
+	Tags       []Tag     `json:"tags"`
+	FirstSeen  time.Time `json:"first_seen"`
+	LastSeen   time.Time `json:"last_seen"`
+	LastScan   string    `json:"last_scan"`
+	DBUpdated  string    `json:"db_updated,omitempty"`
+	Counts     Counts    `json:"counts"`
+}
+
+// Image is an image with its current findings and history.
+type Image struct {
+	ImageSummary
+	Target   report.Target     `json:"target"`
+	OS       *inventory.OS     `json:"os,omitempty"`
+	Packages int               `json:"packages"`
+	Database *report.Database  `json:"database,omitempty"`
+	Findings []finding.Finding `json:"findings"`
+	History  []Scan            `json:"-"`
+}
+
+// ListOptions page through images.
+type ListOptions struct {
+	// After is the last digest of the previous page.
+	After string
+	// Repository keeps only images of that repository.
+	Repository string
+	Limit      int
+}
+
+const summaryColumns = `digest, repository, first_seen, last_seen, last_scan, db_updated, critical, high, medium, low, negligible, unknown`
+
+func scanSummary(row interface{ Scan(...any) error }) (ImageSummary, error) {
+	var im ImageSummary
+	var first, last string
+	c := &im.Counts
+	err := row.Scan(&im.Digest, &im.Repository, &first, &last, &im.LastScan, &im.DBUpdated, &c.Critical, &c.High, &c.Medium, &c.Low, &c.Negligible, &c.Unknown)
+	im.FirstSeen, im.LastSeen = parseStamp(first), parseStamp(last)
+	return im, err
+}
+
+// ListImages lists images by digest.
+func (s *Store) ListImages(ctx context.Context, o ListOptions) ([]ImageSummary, error) {
+	if o.Limit <= 0 || o.Limit > 1000 {
+		o.Limit = 100
+	}
+	query := `SELECT ` + summaryColumns + ` FROM images WHERE digest > ?`
+	args := []any{o.After}
+	if o.Repository != "" {
+		query += ` AND repository = ?`
+		args = append(args, o.Repository)
+	}
+	query += ` ORDER BY digest LIMIT ?`
+	args = append(args, o.Limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: images: %w", s.where, err)
+	}
+	defer rows.Close()
+	out := []ImageSummary{}
+	for rows.Next() {
+		im, err := scanSummary(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: images: %w", s.where, err)
+		}
+		out = append(out, im)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if out[i].Tags, err = s.tags(ctx, out[i].Digest); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) tags(ctx context.Context, digest string) ([]Tag, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repository, tag, first_seen, last_seen FROM image_tags WHERE digest = ? ORDER BY repository, tag`), digest)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: tags of %s: %w", s.where, digest, err)
+	}
+	defer rows.Close()
+	out := []Tag{}
+	for rows.Next() {
+		var t Tag
+		var first, last string
+		if err := rows.Scan(&t.Repository, &t.Tag, &first, &last); err != nil {
+			return nil, err
+		}
+		t.FirstSeen, t.LastSeen = parseStamp(first), parseStamp(last)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// GetImage returns an image with its findings and scan history.
+func (s *Store) GetImage(ctx context.Context, digest string) (*Image, error) {
+	var target, inv, fs, db string
+	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+summaryColumns+`, target, inventory, findings, db_facts FROM images WHERE digest = ?`), digest)
+	var im Image
+	var first, last string
+	c := &im.Counts
+	err := row.Scan(&im.Digest, &im.Repository, &first, &last, &im.LastScan, &im.DBUpdated, &c.Critical, &c.High, &c.Medium, &c.Low, &c.Negligible, &c.Unknown,
+		&target, &inv, &fs, &db)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("image %s: %w", digest, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
+	im.FirstSeen, im.LastSeen = parseStamp(first), parseStamp(last)
+	var in inventory.Inventory
+	if err := errors.Join(json.Unmarshal([]byte(target), &im.Target), json.Unmarshal([]byte(inv), &in), json.Unmarshal([]byte(fs), &im.Findings)); err != nil {
+		return nil, fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
+	im.OS, im.Packages = in.OS, len(in.Packages)
+	if db != "" {
+		im.Database = &report.Database{}
+		_ = json.Unmarshal([]byte(db), im.Database)
+	}
+	if im.Tags, err = s.tags(ctx, digest); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+scanColumns+` FROM scans WHERE digest = ? ORDER BY finished_at DESC, id LIMIT 100`), digest)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: history of %s: %w", s.where, digest, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sc, err := scanScan(rows)
+		if err != nil {
+			return nil, err
+		}
+		im.History = append(im.History, sc)
+	}
+	return &im, rows.Err()
+}
+
+// Affected is one finding of one stored image, as the incident queries
+// return it.
+type Affected struct {
+	Digest        string   `json:"digest"`
+	Repository    string   `json:"repository"`
+	FindingID     string   `json:"finding_id"`
+	Severity      string   `json:"severity"`
+	Status        string   `json:"status"`
+	PackageType   string   `json:"package_type"`
+	Package       string   `json:"package"`
+	Version       string   `json:"version"`
+	PURL          string   `json:"purl"`
+	Path          string   `json:"path"`
+	Layer         string   `json:"layer"`
+	FixedVersions []string `json:"fixed_versions"`
+}
+
+// ImagesWithVuln returns every stored image's findings known by id (the
+// finding's own id or one of its aliases), by digest.
+func (s *Store) ImagesWithVuln(ctx context.Context, id string, limit int) ([]Affected, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.digest, i.repository, v.finding_id, v.severity, v.status, v.package_type, v.package_name, v.package_version, v.purl, v.path, v.layer, v.fixed_versions
+		FROM image_vulns v JOIN images i ON i.digest = v.digest WHERE v.vuln_id = ? ORDER BY v.digest, v.package_name, v.package_version, v.path LIMIT ?`), strings.ToUpper(id), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
+	}
+	defer rows.Close()
+	out := []Affected{}
+	for rows.Next() {
+		var a Affected
+		var fixed string
+		if err := rows.Scan(&a.Digest, &a.Repository, &a.FindingID, &a.Severity, &a.Status, &a.PackageType, &a.Package, &a.Version, &a.PURL, &a.Path, &a.Layer, &fixed); err != nil {
+			return nil, err
+		}
+		a.FixedVersions = []string{}
+		if fixed != "" {
+			a.FixedVersions = strings.Split(fixed, ",")
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Holding is one stored image holding a package.
+type Holding struct {
+	Digest     string `json:"digest"`
+	Repository string `json:"repository"`
+	Type       string `json:"type"`
+	Name       string `json:"name"`
+	Version    string `json:"version"`
+	PURL       string `json:"purl"`
+	Path       string `json:"path"`
+	Layer      string `json:"layer"`
+}
+
+// ImagesWithPackage returns every stored image holding a package of that
+// key (PackageKey), every version; the caller filters versions.
+func (s *Store) ImagesWithPackage(ctx context.Context, pkey string, limit int) ([]Holding, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT p.digest, i.repository, p.type, p.name, p.version, p.purl, p.path, p.layer
+		FROM image_packages p JOIN images i ON i.digest = p.digest WHERE p.pkey = ? ORDER BY p.digest, p.version, p.path LIMIT ?`), pkey, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+	}
+	defer rows.Close()
+	out := []Holding{}
+	for rows.Next() {
+		var h Holding
+		if err := rows.Scan(&h.Digest, &h.Repository, &h.Type, &h.Name, &h.Version, &h.PURL, &h.Path, &h.Layer); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Event is one recorded change. Data is a JSON object whose fields depend
+// on the type (see docs/server.md).
+type Event struct {
+	ID     int64           `json:"id"`
+	At     time.Time       `json:"at"`
+	Type   string          `json:"type"`
+	Digest string          `json:"digest,omitempty"`
+	VulnID string          `json:"vulnerability,omitempty"`
+	Data   json.RawMessage `json:"data"`
+}
+
+func (s *Store) addEvents(ctx context.Context, tx *sql.Tx, at string, evs []Event) error {
+	for _, e := range evs {
+		if _, err := s.exec(ctx, tx, `INSERT INTO events (at, type, digest, vuln_id, data) VALUES (?, ?, ?, ?, ?)`, at, e.Type, e.Digest, e.VulnID, string(e.Data)); err != nil {
+			return fmt.Errorf("store %s: event: %w", s.where, err)
+		}
+	}
+	return nil
+}
+
+// EventQuery selects events: after an event id, or at or after a time.
+type EventQuery struct {
+	AfterID int64
+	Since   time.Time
+	Digest  string
+	Limit   int
+}
+
+// Events returns events in order.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	if q.Limit <= 0 || q.Limit > 10000 {
+		q.Limit = 1000
+	}
+	query := `SELECT id, at, type, digest, vuln_id, data FROM events WHERE id > ? AND at >= ?`
+	args := []any{q.AfterID, Stamp(q.Since)}
+	if q.Digest != "" {
+		query += ` AND digest = ?`
+		args = append(args, q.Digest)
+	}
+	query += ` ORDER BY id LIMIT ?`
+	args = append(args, q.Limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: events: %w", s.where, err)
+	}
+	defer rows.Close()
+	out := []Event{}
+	for rows.Next() {
+		var e Event
+		var at, data string
+		if err := rows.Scan(&e.ID, &at, &e.Type, &e.Digest, &e.VulnID, &data); err != nil {
+			return nil, err
+		}
+		e.At, e.Data = parseStamp(at), json.RawMessage(data)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Stored is an image's inventory as kept for re-matching.
+type Stored struct {
+	Digest    string
+	Target    report.Target
+	Inventory inventory.Inventory
+}
+
+// StaleImages returns up to limit images, by digest after after, last
+// matched against a database older than dbUpdated.
+func (s *Store) StaleImages(ctx context.Context, dbUpdated, after string, limit int) ([]Stored, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, target, inventory FROM images WHERE db_updated < ? AND digest > ? ORDER BY digest LIMIT ?`), dbUpdated, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: stale images: %w", s.where, err)
+	}
+	defer rows.Close()
+	var out []Stored
+	for rows.Next() {
+		var st Stored
+		var target, inv string
+		if err := rows.Scan(&st.Digest, &target, &inv); err != nil {
+			return nil, err
+		}
+		if err := errors.Join(json.Unmarshal([]byte(target), &st.Target), json.Unmarshal([]byte(inv), &st.Inventory)); err != nil {
+			return nil, fmt.Errorf("store %s: image %s: %w", s.where, st.Digest, err)
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}
+
+// Rematched is what a re-match changed in one image.
+type Rematched struct {
+	New, Resolved int
+}
+
+// Rematch replaces an image's findings with those of a newer database
+// and records the difference as events. An image already matched against
+// a database at least as new is left alone.
+func (s *Store) Rematch(ctx context.Context, digest string, fs []finding.Finding, db *report.Database) (Rematched, error) {
+	var out Rematched
+	dbUpdated := normStamp(db.Updated)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var cur string
+		lock := ""
+		if s.dialect == Postgres {
+			lock = " FOR UPDATE" // two workers re-matching the same image take turns
+		}
+		err := tx.QueryRowContext(ctx, s.q(`SELECT db_updated FROM images WHERE digest = ?`+lock), digest).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && cur >= dbUpdated) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+		}
+		old, _, err := s.currentFindings(ctx, tx, digest)
+		if err != nil {
+			return err
+		}
+		if fs == nil {
+			fs = []finding.Finding{}
+		}
+		fsJSON, _ := json.Marshal(fs)
+		dbJSON, _ := json.Marshal(db)
+		c := CountFindings(fs)
+		if _, err := s.exec(ctx, tx, `UPDATE images SET findings = ?, db_facts = ?, db_updated = ?, critical = ?, high = ?, medium = ?, low = ?, negligible = ?, unknown = ? WHERE digest = ?`,
+			string(fsJSON), string(dbJSON), dbUpdated, c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown, digest); err != nil {
+			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+		}
+		if err := s.putVulns(ctx, tx, digest, fs); err != nil {
+			return err
+		}
+		evs := diffEvents(digest, old, fs, map[string]any{"cause": CauseRematch, "db_updated": dbUpdated})
+		for _, e := range evs {
+			if e.Type == EventFindingNew {
+				out.New++
+			} else {
+				out.Resolved++
+			}
+		}
+		return s.addEvents(ctx, tx, Stamp(time.Now()), evs)
+	})
+	return out, err
+}
