@@ -87,6 +87,18 @@ type Result struct {
 	Owned *Ownership `json:"owned,omitempty"`
 	// License gives the licences of an OS package (dpkg copyright files).
 	License *License `json:"license,omitempty"`
+	// Secrets found in the file, redacted.
+	Secrets []Secret `json:"secrets,omitempty"`
+}
+
+// Secret is a secret found in a file: the rule that found it, the line,
+// and the secret redacted (a few leading characters and a short
+// fingerprint). The secret itself is never kept.
+type Secret struct {
+	Rule        string `json:"rule"`
+	Line        int    `json:"line,omitempty"`
+	Match       string `json:"match"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Ownership ties files to the OS package that installed them.

@@ -38,6 +38,7 @@ type scanFlags struct {
 	scanners []string
 	osOwned  bool
 	gate     gateFlags
+	kinds    kindFlags
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -62,7 +63,8 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.password, "password", "", "registry password (prefer DRYDOCK_PASSWORD)")
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
 	}
-	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
+	fs.StringSliceVar(&o.scanners, "scanners", pipeline.DefaultScanners, "what to look for beyond the inventory: vuln, secret, config, license, or none for the inventory only")
+	o.kinds.register(fs)
 	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
 	o.db.register(fs, true)
 	g := &o.gate
@@ -151,6 +153,10 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 	if err != nil {
 		return err
 	}
+	kinds, err := o.kinds.options()
+	if err != nil {
+		return err
+	}
 	pol, gate, err := a.policyFromFlags(&o.gate, started)
 	if err != nil {
 		return err
@@ -172,8 +178,14 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 			Source:   source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token},
 			Parallel: o.parallel,
 			Logger:   a.log,
+			Scanners: scanners,
+			Secret:   kinds.secret,
 		},
-		Policy:    pol,
+		Scanners:   scanners,
+		License:    kinds.license,
+		Compliance: kinds.compliance,
+		Rules:      kinds.rules,
+		Policy:     pol,
 		Gate:      gate,
 		Tool:      report.Tool{Name: "drydock", Version: buildinfo.Version()},
 		Started:   started,
