@@ -186,10 +186,10 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		Compliance: kinds.compliance,
 		Rules:      kinds.rules,
 		Policy:     pol,
-		Gate:      gate,
-		Tool:      report.Tool{Name: "drydock", Version: buildinfo.Version()},
-		Started:   started,
-		FixedTime: fixed,
+		Gate:       gate,
+		Tool:       report.Tool{Name: "drydock", Version: buildinfo.Version()},
+		Started:    started,
+		FixedTime:  fixed,
 	}
 	if o.platform != "" {
 		p, err := source.ParsePlatform(o.platform)

@@ -133,7 +133,6 @@ func inTemp(p string) bool {
 	return false
 }
 
-
 // octal writes a mode as chmod does: 4755, 1777.
 func octal(m fs.FileMode) string {
 	n := uint32(m.Perm())

@@ -92,6 +92,9 @@ func SPDXDocument(r *Report) *spdx.Document {
 		}
 		if len(p.Licenses) > 0 {
 			sp.PackageLicenseComments = "declared by the package: " + strings.Join(p.Licenses, "; ")
+			if expr := spdxExpression(p.Licenses); expr != "" {
+				sp.PackageLicenseDeclared = expr
+			}
 		}
 		if p.Layer != "" {
 			sp.Annotations = []spdx.Annotation{{

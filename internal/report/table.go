@@ -46,6 +46,7 @@ func WriteTable(w io.Writer, r *Report, o Options) error {
 	} else {
 		writeFindingTables(bw, r, o)
 	}
+	writeKindTables(bw, r, o)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("table report: %w", err)
 	}
