@@ -222,7 +222,7 @@ func (a *app) runScan(ctx context.Context, target string, mode analyze.Mode, o *
 		}
 	}
 	if err := pipeline.Failed(rep, o.gate.exitCode); err != nil {
-		a.log.Info("gate failed", "fail_on", rep.Gate.FailOn, "failing", rep.Gate.Failing)
+		a.log.Info("gate failed", "reason", err.Error())
 		return err
 	}
 	return nil

@@ -74,6 +74,8 @@ type Rule struct {
 	prg    cel.Program
 }
 
+var ruleKeys = []string{"id", "description", "action", "kind", "severity", "min_severity", "fixed", "kev", "fix_age_days", "license_category", "ids", "db_age_hours", "when"}
+
 var kinds = []string{finding.KindVulnerability, finding.KindSecret, finding.KindMisconfiguration, finding.KindLicense, "database"}
 
 // ErrRules marks a policy file that cannot be used.
@@ -110,6 +112,13 @@ func ParseRules(data []byte, source string) (*Rules, error) {
 	for i := range d.Rules {
 		n := &d.Rules[i]
 		var r Rule
+		if n.Kind == yaml.MappingNode {
+			for k := 0; k+1 < len(n.Content); k += 2 {
+				if key := n.Content[k].Value; !slices.Contains(ruleKeys, key) {
+					return nil, fmt.Errorf("%w %s: rule %d (line %d): unknown key %q (known: %s)", ErrRules, source, i+1, n.Content[k].Line, key, strings.Join(ruleKeys, ", "))
+				}
+			}
+		}
 		if err := n.Decode(&r); err != nil {
 			return nil, fmt.Errorf("%w %s: rule %d (line %d): %w", ErrRules, source, i+1, n.Line, err)
 		}
