@@ -18,6 +18,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/drydockscan/drydock/internal/analyze/analyzetest"
 	"github.com/drydockscan/drydock/internal/finding"
@@ -363,6 +364,24 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	}
 	if !found {
 		t.Error("the search does not find a planted value")
+	}
+	// The JSON report with every kind validates against the documented
+	// schema.
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile("../../docs/json-report.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(outputs["json"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Errorf("the JSON report does not validate against docs/json-report.schema.json: %v", err)
+	}
+	if !bytes.Contains(outputs["json"], []byte(`"compliance"`)) || !bytes.Contains(outputs["json"], []byte(`"license_summary"`)) {
+		t.Error("the JSON report lacks compliance or the licence summary")
 	}
 	// Every format carries the secret and misconfiguration findings.
 	for _, name := range []string{"table", "json", "sarif", "csv", "junit", "html"} {
