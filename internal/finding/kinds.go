@@ -80,10 +80,7 @@ type License struct {
 	Declared string `json:"declared,omitempty"`
 	// Category is forbidden, restricted, reciprocal, notice, permissive,
 	// unencumbered or unknown.
-	Category string `json:"category"`
-	// Confidence is set when the licence was classified from its text
-	// (0–1).
-	Confidence  float64      `json:"confidence,omitempty"`
+	Category    string       `json:"category"`
 	Package     Package      `json:"package"`
 	Suppression *Suppression `json:"suppression,omitempty"`
 }

@@ -60,7 +60,7 @@ var categoryPrefixes = []struct {
 	{"Apache-", Notice}, {"MIT", Notice}, {"BSD-", Notice}, {"0BSD", Unencumbered}, {"ISC", Notice}, {"Zlib", Notice},
 	{"Python-", Notice}, {"PSF-", Notice}, {"Artistic-", Notice}, {"X11", Notice}, {"curl", Notice}, {"OpenSSL", Notice},
 	{"PHP-", Notice}, {"FTL", Notice}, {"Libpng", Notice}, {"libpng-", Notice}, {"IJG", Notice}, {"NCSA", Notice},
-	{"W3C", Notice}, {"HPND", Notice}, {"MS-PL", Notice}, {"bzip2-", Notice}, {"Unicode-", Notice}, {"ICU", Notice},
+	{"W3C", Notice}, {"BeOpen", Notice}, {"CNRI-", Notice}, {"OLDAP-", Notice}, {"RSA-MD", Notice}, {"MIT-CMU", Notice}, {"SSLeay", Notice}, {"Spencer-", Notice}, {"HPND", Notice}, {"MS-PL", Notice}, {"bzip2-", Notice}, {"Unicode-", Notice}, {"ICU", Notice},
 	{"OFL-", Notice}, {"CC-BY-", Notice}, {"PostgreSQL", Notice}, {"TCL", Notice}, {"BlueOak-", Permissive},
 	{"BSL-1.0", Permissive}, {"WTFPL", Permissive}, {"MIT-0", Unencumbered}, {"CC0-", Unencumbered},
 	{"Unlicense", Unencumbered}, {"LicenseRef-public-domain", Unencumbered},

@@ -15,6 +15,7 @@ import (
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
+	"github.com/drydockscan/drydock/internal/analyze/licensetext"
 	"github.com/drydockscan/drydock/internal/analyze/secrets"
 	"github.com/drydockscan/drydock/internal/compliance"
 	"github.com/drydockscan/drydock/internal/finding"
@@ -123,6 +124,9 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	list := analyzers.For(o.Mode)
 	if o.Scanners.Secret {
 		list = append(list, secrets.New(sc))
+	}
+	if o.Scanners.License {
+		list = append(list, licensetext.New(&license.Classifier{}))
 	}
 	out := &Inventoried{}
 	var dockerfiles []string
