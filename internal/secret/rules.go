@@ -91,7 +91,7 @@ func Rules() []Rule {
 		},
 		{
 			ID: "jwt", Title: "JSON Web Token", Severity: finding.Medium,
-			Keywords: []string{"eyJ"},
+			Keywords: []string{".eyJ"},
 			Regex:    regexp.MustCompile(`(?:^|[^A-Za-z0-9_.-])(?P<secret>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})`),
 		},
 		{

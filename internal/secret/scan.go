@@ -45,7 +45,9 @@ type Scanner struct {
 	allowPaths []*regexp.Regexp
 	allowRegex []*regexp.Regexp
 	maxSize    int64
-	keywords   []string
+	// all has every rule's keywords; anyPath leaves out the rules limited
+	// to some files.
+	all, anyPath *prefilter
 }
 
 // New compiles a scanner with the built-in rules and the allow rules.
@@ -68,15 +70,18 @@ func New(o Options) (*Scanner, error) {
 		}
 		s.allowRegex = append(s.allowRegex, re)
 	}
-	seen := map[string]bool{}
+	if len(s.rules) > 64 {
+		return nil, fmt.Errorf("secret: %d rules, the prefilter handles 64", len(s.rules))
+	}
 	for _, r := range s.rules {
 		for _, k := range r.Keywords {
-			if !seen[k] {
-				seen[k] = true
-				s.keywords = append(s.keywords, k)
+			if len(k) < 2 {
+				return nil, fmt.Errorf("secret rule %s: keyword %q shorter than 2 bytes", r.ID, k)
 			}
 		}
 	}
+	s.all = newPrefilter(s.rules, func(*Rule) bool { return true })
+	s.anyPath = newPrefilter(s.rules, func(r *Rule) bool { return r.Paths == nil })
 	return s, nil
 }
 
@@ -107,10 +112,21 @@ func Binary(b []byte) bool {
 // ScanFile finds the secrets in a file's content; path is relative to the
 // root. Binary content gives nothing.
 func (s *Scanner) ScanFile(path string, b []byte) []Hit {
-	if Binary(b) || !s.any(b) {
+	if Binary(b) {
 		return nil
 	}
-	return s.scan(path, b)
+	pf := s.anyPath
+	for i := range s.rules {
+		if s.rules[i].Paths != nil && s.rules[i].Paths.MatchString(path) {
+			pf = s.all
+			break
+		}
+	}
+	mask := pf.match(b)
+	if mask == 0 {
+		return nil
+	}
+	return s.scan(path, b, mask)
 }
 
 // ScanText finds the secrets in a piece of text (an environment value, a
@@ -118,37 +134,19 @@ func (s *Scanner) ScanFile(path string, b []byte) []Hit {
 // configuration files.
 func (s *Scanner) ScanText(text string) []Hit {
 	b := []byte(text)
-	if !s.any(b) {
+	mask := s.anyPath.match(b)
+	if mask == 0 {
 		return nil
 	}
-	return s.scan("", b)
+	return s.scan("", b, mask)
 }
 
-// any is the prefilter: does any keyword occur at all?
-func (s *Scanner) any(b []byte) bool {
-	for _, k := range s.keywords {
-		if bytes.Contains(b, []byte(k)) {
-			return true
-		}
-	}
-	return false
-}
-
-func (s *Scanner) scan(path string, b []byte) []Hit {
+// scan runs the rules in mask (those whose keywords the prefilter found).
+func (s *Scanner) scan(path string, b []byte, mask uint64) []Hit {
 	var hits []Hit
 	for i := range s.rules {
 		r := &s.rules[i]
-		if r.Paths != nil && (path == "" || !r.Paths.MatchString(path)) {
-			continue
-		}
-		found := false
-		for _, k := range r.Keywords {
-			if bytes.Contains(b, []byte(k)) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if mask&(1<<i) == 0 || r.Paths != nil && (path == "" || !r.Paths.MatchString(path)) {
 			continue
 		}
 		idx := r.Regex.SubexpIndex("secret")
@@ -229,14 +227,15 @@ func binaryName(p string) bool {
 // its redaction and fingerprint.
 func (s *Scanner) RedactText(text string) string {
 	b := []byte(text)
-	if !s.any(b) {
+	mask := s.anyPath.match(b)
+	if mask == 0 {
 		return text
 	}
 	type span struct{ start, end int }
 	var spans []span
 	for i := range s.rules {
 		r := &s.rules[i]
-		if r.Paths != nil {
+		if r.Paths != nil || mask&(1<<i) == 0 {
 			continue
 		}
 		idx := r.Regex.SubexpIndex("secret")
