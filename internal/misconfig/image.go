@@ -249,10 +249,10 @@ func installInSameRun(run string) bool {
 	return false
 }
 
+var commandSep = regexp.MustCompile(`&&|\|\||;|\n`)
+
 // splitCommands splits a shell command list at &&, ||, ; and newlines.
-func splitCommands(s string) []string {
-	return regexp.MustCompile(`&&|\|\||;|\n`).Split(s, -1)
-}
+func splitCommands(s string) []string { return commandSep.Split(s, -1) }
 
 // historySecrets finds secrets in one created_by: build arguments of a
 // RUN, ENV/ARG/LABEL assignments, and anything a secret rule matches.
@@ -319,12 +319,14 @@ func assignments(s string) []string {
 	return out
 }
 
+// truncate cuts s to n runes, marking the cut with "…".
 func truncate(s string, n int) string {
 	s = strings.TrimSpace(s)
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return string(r[:n]) + "…"
 }
 
 // RedactCommand returns a history command (created_by) with the values of
