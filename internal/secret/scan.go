@@ -150,7 +150,7 @@ func (s *Scanner) scan(path string, b []byte, mask uint64) []Hit {
 			continue
 		}
 		idx := r.Regex.SubexpIndex("secret")
-		for _, m := range r.Regex.FindAllSubmatchIndex(b, 100) {
+		for _, m := range r.findAll(b, 100) {
 			start, end := m[0], m[1]
 			if idx > 0 && m[2*idx] >= 0 {
 				start, end = m[2*idx], m[2*idx+1]
@@ -264,4 +264,65 @@ func (s *Scanner) RedactText(text string) string {
 	}
 	out.Write(b[pos:])
 	return out.String()
+}
+
+// Window sizes around a keyword that a rule's regular expression runs
+// on: matches start at most windowBefore bytes before their keyword (the
+// window starts at that line's start) and end within windowAfter bytes.
+const (
+	windowBefore = 512
+	windowAfter  = 16 << 10
+)
+
+// findAll runs the rule's expression on the windows around its keywords
+// (merged where they overlap) rather than the whole content, and returns
+// submatch indexes into b. Rules without Windowed run on the whole of b.
+func (r *Rule) findAll(b []byte, n int) [][]int {
+	if !r.Windowed {
+		return r.Regex.FindAllSubmatchIndex(b, n)
+	}
+	var starts []int
+	for _, k := range r.Keywords {
+		kw := []byte(k)
+		for off := 0; off < len(b); {
+			i := bytes.Index(b[off:], kw)
+			if i < 0 {
+				break
+			}
+			starts = append(starts, off+i)
+			off += i + len(kw)
+			if len(starts) > 10*n {
+				return r.Regex.FindAllSubmatchIndex(b, n)
+			}
+		}
+	}
+	slices.Sort(starts)
+	var out [][]int
+	end := 0
+	for i := 0; i < len(starts); {
+		ws := max(starts[i]-windowBefore, end)
+		if nl := bytes.LastIndexByte(b[end:ws], '\n'); nl >= 0 {
+			ws = end + nl + 1
+		} else {
+			ws = end
+		}
+		we := min(starts[i]+windowAfter, len(b))
+		for i < len(starts) && starts[i] < we {
+			we = min(max(we, starts[i]+windowAfter), len(b))
+			i++
+		}
+		for _, m := range r.Regex.FindAllSubmatchIndex(b[ws:we], n-len(out)) {
+			for j := range m {
+				if m[j] >= 0 {
+					m[j] += ws
+				}
+			}
+			out = append(out, m)
+		}
+		end = we
+		if len(out) >= n {
+			break
+		}
+	}
+	return out
 }

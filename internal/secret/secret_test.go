@@ -149,3 +149,28 @@ func FuzzScanFile(f *testing.F) {
 		_ = sc.RedactText(string(b))
 	})
 }
+
+// TestWindows puts secrets far apart in a large file: each is found, on
+// its line, as the whole-file search would find it.
+func TestWindows(t *testing.T) {
+	sc, err := secret.New(secret.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := strings.Repeat("lorem ipsum dolor sit amet\n", 4000)
+	a, b := "AKIA"+random(t, upperDigits, 16), "AKIA"+random(t, upperDigits, 16)
+	content := filler + "key=" + a + "\n" + filler + filler + "other " + b + " end\n" + "AKIA-not-a-key\n"
+	hits := sc.ScanFile("app/big.txt", []byte(content))
+	var lines []int
+	for _, h := range hits {
+		if h.Rule == "aws-access-key-id" {
+			lines = append(lines, h.Line)
+		}
+	}
+	if want := []int{4001, 12002}; fmt.Sprint(lines) != fmt.Sprint(want) {
+		t.Errorf("aws-access-key-id on lines %v, want %v", lines, want)
+	}
+	if hits[0].Fingerprint != secret.Fingerprint(a) || hits[1].Fingerprint != secret.Fingerprint(b) {
+		t.Error("fingerprints are not those of the planted keys")
+	}
+}
