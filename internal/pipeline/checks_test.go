@@ -1,6 +1,8 @@
 package pipeline_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -12,8 +14,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzetest"
 	"github.com/drydockscan/drydock/internal/misconfig"
+	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/policy"
 	"github.com/drydockscan/drydock/internal/report"
 	it "github.com/drydockscan/drydock/internal/testutil/imagetest"
@@ -130,26 +134,43 @@ func TestComplianceGolden(t *testing.T) {
 	for _, name := range []string{"debian12-app", "debian13-slim"} {
 		t.Run(name, func(t *testing.T) {
 			rep := scanKinds(t, filepath.Join(analyzetest.Corpus(t), name, "oci"), nil)
-			got, err := json.MarshalIndent(rep.Compliance, "", "  ")
+			js, err := json.MarshalIndent(rep.Compliance, "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", "compliance-"+name+".json")
-			if *update {
-				if err := os.MkdirAll("testdata", 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
+			// The table's compliance section, from its heading to the end
+			// of the controls.
+			var tbl bytes.Buffer
+			if err := report.WriteTable(&tbl, rep, report.Options{Width: 120}); err != nil {
+				t.Fatal(err)
 			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
+			text := tbl.String()
+			start := strings.Index(text, "\nCompliance: ")
+			if start < 0 {
+				t.Fatalf("the table has no compliance section:\n%s", text)
 			}
-			if d := cmp.Diff(string(want), string(got)+"\n"); d != "" {
-				t.Errorf("compliance report differs (-want +got):\n%s", d)
+			text = text[start+1:]
+			if end := strings.Index(text, "\n\n"); end >= 0 {
+				text = text[:end+1]
+			}
+			for ext, got := range map[string]string{"json": string(js) + "\n", "txt": text} {
+				golden := filepath.Join("testdata", "compliance-"+name+"."+ext)
+				if *update {
+					if err := os.MkdirAll("testdata", 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run with -update)", err)
+				}
+				if d := cmp.Diff(string(want), got); d != "" {
+					t.Errorf("compliance report (%s) differs (-want +got):\n%s", ext, d)
+				}
 			}
 		})
 	}
@@ -229,5 +250,54 @@ func TestPolicyRules(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.want) || !strings.Contains(err.Error(), "policy.yaml") {
 			t.Errorf("ParseRules(%q) = %v, want an error naming the file and %q", bad.doc, err, bad.want)
 		}
+	}
+}
+
+// TestFSDockerfiles scans a project directory: its Dockerfiles (in any
+// folder, by any of their names) are checked, and a secret in a file is
+// found in the single layer a directory is.
+func TestFSDockerfiles(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Dockerfile", "FROM debian:latest\nRUN apt-get update\n")
+	write("deploy/api.Dockerfile", "FROM alpine:3.20@sha256:0000000000000000000000000000000000000000000000000000000000000000\nUSER 1000\nHEALTHCHECK CMD [\"/bin/true\"]\nEXPOSE 22\n")
+	write("node_modules/x/Dockerfile", "FROM ignored\n")
+	write("config/.env", "DB_PASSWORD=Pr0duct10nPassw0rd\n")
+	sc := pipeline.Scanners{Secret: true, Config: true}
+	rep, err := pipeline.Run(context.Background(), pipeline.Request{
+		Target:    "dir:" + dir,
+		Inventory: pipeline.InventoryOptions{Mode: analyze.ModeFS, Scanners: sc},
+		Scanners:  sc, Started: time.Now(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	for _, m := range rep.Misconfigurations {
+		if m.Source != "dockerfile" {
+			t.Errorf("directory scan: %s from %s", m.ID, m.Source)
+		}
+		got[m.Path] = append(got[m.Path], m.ID)
+	}
+	want := map[string][]string{
+		"/Dockerfile":            {"latest-tag", "no-healthcheck", "root-user", "unpinned-base-image", "update-alone"},
+		"/deploy/api.Dockerfile": {"remote-admin-port"},
+	}
+	for k := range got {
+		slices.Sort(got[k])
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Dockerfile findings (-want +got):\n%s", d)
+	}
+	if len(rep.Secrets) != 1 || rep.Secrets[0].Path != "/config/.env" || rep.Secrets[0].ID != "password-assignment" || rep.Secrets[0].RemovedInLayerIndex != nil {
+		t.Errorf("secrets %+v", rep.Secrets)
 	}
 }

@@ -64,7 +64,7 @@ type Rule struct {
 	// DBAgeHours: the database is at least this many hours old (kind
 	// database).
 	DBAgeHours int `yaml:"db_age_hours"`
-	// When is a CEL condition over finding, package, image and db.
+	// When is a CEL condition over finding, pkg (the package), image and db.
 	When string `yaml:"when"`
 	// Line is the rule's line in the file.
 	Line int `yaml:"-"`
@@ -138,7 +138,7 @@ func ParseRules(data []byte, source string) (*Rules, error) {
 func celEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("finding", cel.MapType(cel.StringType, cel.DynType)),
-		cel.Variable("package", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("pkg", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("image", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("db", cel.MapType(cel.StringType, cel.DynType)),
 		cel.OptionalTypes(),
@@ -286,7 +286,7 @@ func (r *Rule) matches(s *subject, img, db map[string]any) (bool, error) {
 	if r.prg == nil {
 		return true, nil
 	}
-	out, _, err := r.prg.Eval(map[string]any{"finding": s.finding, "package": s.pkg, "image": img, "db": db})
+	out, _, err := r.prg.Eval(map[string]any{"finding": s.finding, "pkg": s.pkg, "image": img, "db": db})
 	if err != nil {
 		// A condition reading a field the finding lacks (a label the
 		// image has not) does not match; other errors are the rule's.

@@ -85,7 +85,7 @@ func writeKindTables(w io.Writer, r *Report, o Options) {
 	if c := r.Compliance; c != nil {
 		fmt.Fprintf(w, "\n%s\n", p.paint(sgrBold, fmt.Sprintf("Compliance: %s — %d pass, %d fail, %d manual", c.Title, c.Pass, c.Fail, c.Manual)))
 		for _, ctl := range c.Controls {
-			st := strings.ToUpper(ctl.Status)
+			st := fmt.Sprintf("%-6s", strings.ToUpper(ctl.Status))
 			switch ctl.Status {
 			case StatusFail:
 				st = p.paint(sgrBoldRed, st)
