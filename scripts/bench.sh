@@ -110,28 +110,30 @@ measure() {
 
 export -f decompress layers
 warm=()
-printf '\n%-16s %9s %9s %8s %10s %8s %8s %10s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+
+printf '\n%-16s %9s %9s %8s %10s %8s %8s %10s %8s %8s %8s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+ all_s all_MB kinds+
 for entry in "${images[@]}"; do
   name=${entry%%=*}; layout=${entry#*=}
   [ -f "$layout/index.json" ] || { echo "bench: no OCI layout at $layout" >&2; exit 2; }
   bytes=$(decompress "$layout" | wc -c)
   read -r floor _ < <(measure bash -c "decompress '$layout' >/dev/null")
   read -r inv inv_kib inv_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
-  read -r vuln vuln_kib vuln_cpu < <(measure "$work/drydock" image "$layout" --no-cache --offline --db-path "$db" -q -o json=/dev/null)
+  read -r vuln vuln_kib vuln_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
+  read -r all all_kib all_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners vuln,secret,config --offline --db-path "$db" -q -o json=/dev/null)
   # Warm: the layer cache holds every layer (filled by one scan first).
   lc="$work/cache-$name"
   "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
   read -r winv _ winv_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
-  read -r wvuln _ wvuln_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --offline --db-path "$db" -q -o json=/dev/null)
+  read -r wvuln _ wvuln_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
   warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
-  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" 'BEGIN {
-    printf "%-16s %9.0f %9.2f %8.2f %9.2fx %8.0f %8.2f %9.2fx %8.0f %7.0f%%\n", n, b/1e6, f, i, i/f, im/1024, v, v/f, vm/1024, (v-i)/i*100 }'
+  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" -v a="$all" -v am="$all_kib" 'BEGIN {
+    printf "%-16s %9.0f %9.2f %8.2f %9.2fx %8.0f %8.2f %9.2fx %8.0f %7.0f%% %8.2f %8.0f %7.0f%%\n", n, b/1e6, f, i, i/f, im/1024, v, v/f, vm/1024, (v-i)/i*100, a, am/1024, (a-v)/v*100 }'
 done
 size=$(stat -c %s "$db")
 echo
 echo "vulnerability database: import of $vulndata ${import_s}s, file $(awk -v s="$size" 'BEGIN {printf "%.1f MiB", s/1048576}')"
-echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: drydock with matching (warm DB)"
-echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%"
+echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: --scanners vuln (warm DB);"
+echo "all: --scanners vuln,secret,config (secrets in every file of every layer, config, history and file checks); kinds+: all over vuln"
+echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%, kinds+ <= 25%"
 
 echo
 echo "warm rescans: every layer in the layer cache (--cache-dir), against the cold scans above (--no-cache)"

@@ -39,6 +39,13 @@ type Analyzer interface {
 	Analyze(ctx context.Context, f *File) (*Result, error)
 }
 
+// Configurable is an analyzer whose output also depends on options the
+// user chose (allow rules, size caps). Fingerprint names those options;
+// caches of layer results keep results found with other options apart.
+type Configurable interface {
+	Fingerprint() string
+}
+
 // Mode says how the target is being scanned. Some analyzers (lock files
 // that only describe what would be installed, such as requirements.txt or
 // go.mod) only run on source trees.
@@ -94,6 +101,18 @@ type Result struct {
 	Owned *Ownership `json:"owned,omitempty"`
 	// License gives the licences of an OS package (dpkg copyright files).
 	License *License `json:"license,omitempty"`
+	// Secrets found in the file, redacted.
+	Secrets []Secret `json:"secrets,omitempty"`
+}
+
+// Secret is a secret found in a file: the rule that found it, the line,
+// and the secret redacted (a few leading characters and a short
+// fingerprint). The secret itself is never kept.
+type Secret struct {
+	Rule        string `json:"rule"`
+	Line        int    `json:"line,omitempty"`
+	Match       string `json:"match"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Ownership ties files to the OS package that installed them.

@@ -277,7 +277,7 @@ func (wk *walk) offer(p string, info FileInfo, open func() (io.Reader, error)) e
 			wk.res.Errors = append(wk.res.Errors, FileError{Path: "/" + p, Analyzer: a.Name(), Err: err.Error()})
 			continue
 		}
-		if r == nil || (len(r.Packages) == 0 && r.OS == nil && r.Owned == nil && r.License == nil) {
+		if r == nil || (len(r.Packages) == 0 && r.OS == nil && r.Owned == nil && r.License == nil && len(r.Secrets) == 0) {
 			continue
 		}
 		for i := range r.Packages {

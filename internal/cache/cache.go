@@ -48,6 +48,9 @@ type Inputs struct {
 	// Limits are every limit that can change a result (a file over the
 	// size cap is skipped with a warning, …), by name.
 	Limits map[string]int64 `json:"limits"`
+	// Options maps each configurable analyzer's name to the fingerprint
+	// of its options (analyze.Configurable).
+	Options map[string]string `json:"options,omitempty"`
 }
 
 // NewInputs describes a scan's analyzers; the caller adds the limits.
@@ -58,6 +61,12 @@ func NewInputs(mode analyze.Mode, list []analyze.Analyzer) Inputs {
 	}
 	for _, a := range list {
 		in.Analyzers[a.Name()] = a.Version()
+		if c, ok := a.(analyze.Configurable); ok {
+			if in.Options == nil {
+				in.Options = map[string]string{}
+			}
+			in.Options[a.Name()] = c.Fingerprint()
+		}
 	}
 	return in
 }

@@ -87,7 +87,7 @@ CSV, JUnit, GitLab, HTML, templates) with exit codes a CI pipeline can gate on:
 	pf.StringVar(&a.configPath, "config", "", "configuration file (YAML; default $DRYDOCK_CONFIG or <user config dir>/drydock/config.yaml)")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but the reports and errors")
 	pf.BoolVar(&a.debug, "debug", false, "print debug logs")
-	root.AddCommand(a.imageCommand(), a.fsCommand(), a.sbomCommand(), a.layersCommand(), a.dbCommand(), a.cacheCommand(), a.serverCommand(), a.versionCommand(), a.runCommand())
+	root.AddCommand(a.imageCommand(), a.fsCommand(), a.sbomCommand(), a.configCommand(), a.layersCommand(), a.dbCommand(), a.cacheCommand(), a.serverCommand(), a.versionCommand(), a.runCommand())
 	return root
 }
 

@@ -23,9 +23,11 @@ type jsonReport struct {
 	} `json:"gate"`
 }
 
+// scanJSON scans with the vulnerability scanner only: the gate cases
+// here are about vulnerabilities (kinds_test.go gates the other kinds).
 func scanJSON(t *testing.T, env map[string]string, args ...string) (int, jsonReport, string) {
 	t.Helper()
-	code, out, errOut := run(t, env, append(args, "-o", "json")...)
+	code, out, errOut := run(t, env, append(args, "--scanners", "vuln", "-o", "json")...)
 	var r jsonReport
 	if code != cli.ExitError {
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
@@ -162,7 +164,7 @@ func TestGate(t *testing.T) {
 			var code int
 			var r jsonReport
 			if tc.want == cli.ExitError {
-				code, out, errOut = run(t, nil, tc.args...)
+				code, out, errOut = run(t, nil, append(tc.args, "--scanners", "vuln")...)
 			} else {
 				code, r, errOut = scanJSON(t, nil, tc.args...)
 			}

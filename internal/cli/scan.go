@@ -43,6 +43,7 @@ type scanFlags struct {
 	gate     gateFlags
 	cache    cacheFlags
 	client   clientFlags
+	kinds    kindFlags
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -69,7 +70,8 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringSliceVar(&o.imageSrc, "image-src", nil, "where a bare NAME:TAG is looked for, in order: docker, podman, registry (default docker,podman,registry)")
 		o.cache.register(fs, true)
 	}
-	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
+	fs.StringSliceVar(&o.scanners, "scanners", pipeline.DefaultScanners, "what to look for beyond the inventory: vuln, secret, config, license, or none for the inventory only")
+	o.kinds.register(fs)
 	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
 	o.db.register(fs, true)
 	g := &o.gate
@@ -170,6 +172,10 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	if err != nil {
 		return err
 	}
+	kinds, err := o.kinds.options()
+	if err != nil {
+		return err
+	}
 	pol, gate, err := a.policyFromFlags(&o.gate, started)
 	if err != nil {
 		return err
@@ -192,12 +198,18 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 				DockerHost: a.env.Getenv("DOCKER_HOST"), PodmanHost: a.env.Getenv("CONTAINER_HOST")},
 			Parallel: o.parallel,
 			Logger:   a.log,
+			Scanners: scanners,
+			Secret:   kinds.secret,
 		},
-		Policy:    pol,
-		Gate:      gate,
-		Tool:      report.Tool{Name: "drydock", Version: buildinfo.Version()},
-		Started:   started,
-		FixedTime: fixed,
+		Scanners:   scanners,
+		License:    kinds.license,
+		Compliance: kinds.compliance,
+		Rules:      kinds.rules,
+		Policy:     pol,
+		Gate:       gate,
+		Tool:       report.Tool{Name: "drydock", Version: buildinfo.Version()},
+		Started:    started,
+		FixedTime:  fixed,
 	}
 	if o.platform != "" {
 		p, err := source.ParsePlatform(o.platform)
@@ -262,7 +274,7 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 		}
 	}
 	if err := pipeline.Failed(rep, o.gate.exitCode); err != nil {
-		a.log.Info("gate failed", "fail_on", rep.Gate.FailOn, "failing", rep.Gate.Failing)
+		a.log.Info("gate failed", "reason", err.Error())
 		return err
 	}
 	return nil

@@ -9,38 +9,72 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
 	"github.com/drydockscan/drydock/internal/cache"
+	"github.com/drydockscan/drydock/internal/analyze/licensetext"
+	"github.com/drydockscan/drydock/internal/analyze/secrets"
+	"github.com/drydockscan/drydock/internal/compliance"
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
+	"github.com/drydockscan/drydock/internal/license"
+	"github.com/drydockscan/drydock/internal/misconfig"
 	"github.com/drydockscan/drydock/internal/policy"
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/scan"
+	"github.com/drydockscan/drydock/internal/secret"
 	"github.com/drydockscan/drydock/internal/source"
 )
 
 // Scanners says what a scan looks for beyond the inventory.
 type Scanners struct {
-	Vuln bool
+	Vuln    bool
+	Secret  bool
+	Config  bool
+	License bool
 }
 
-// None reports whether the scan is inventory only.
-func (s Scanners) None() bool { return !s.Vuln }
+// DefaultScanners is what a scan looks for unless told otherwise.
+var DefaultScanners = []string{"vuln", "secret", "config"}
 
-// ParseScanners reads --scanners values ("vuln", "none").
+// None reports whether the scan is inventory only.
+func (s Scanners) None() bool { return !s.Vuln && !s.Secret && !s.Config && !s.License }
+
+// List names the scanners that are on, in a fixed order.
+func (s Scanners) List() []string {
+	var out []string
+	for _, x := range []struct {
+		on   bool
+		name string
+	}{{s.Vuln, "vuln"}, {s.Secret, "secret"}, {s.Config, "config"}, {s.License, "license"}} {
+		if x.on {
+			out = append(out, x.name)
+		}
+	}
+	return out
+}
+
+// ParseScanners reads --scanners values ("vuln", "secret", "config",
+// "license", "none").
 func ParseScanners(list []string) (Scanners, error) {
 	var s Scanners
 	for _, v := range list {
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "vuln", "vulns", "vulnerabilities":
 			s.Vuln = true
+		case "secret", "secrets":
+			s.Secret = true
+		case "config", "misconfig", "misconfiguration", "misconfigurations":
+			s.Config = true
+		case "license", "licence", "licenses", "licences":
+			s.License = true
 		case "none", "":
 		default:
-			return s, fmt.Errorf("--scanners: unknown scanner %q (have: vuln, none)", v)
+			return s, fmt.Errorf("--scanners: unknown scanner %q (have: vuln, secret, config, license, none)", v)
 		}
 	}
 	return s, nil
@@ -51,9 +85,15 @@ type InventoryOptions struct {
 	Mode     analyze.Mode
 	Source   source.Options
 	Parallel int
+	Logger   *slog.Logger
 	// Cache, when set, is the layer cache the scan reads and fills.
-	Cache  *cache.Cache
-	Logger *slog.Logger
+	Cache *cache.Cache
+	// Scanners decides whether secrets (every file of every layer) and
+	// misconfigurations (config, history, final file system, Dockerfiles)
+	// are looked for while the target is read.
+	Scanners Scanners
+	// Secret configures the secret rules (allow rules, size cap).
+	Secret secret.Options
 }
 
 // Inventoried is a target's inventory with what was learnt reading it.
@@ -62,6 +102,12 @@ type Inventoried struct {
 	Inventory inventory.Inventory
 	Stats     scan.Stats
 	Warnings  []analyze.LayerFileError
+	// Secrets and Misconfigurations are what the secret and config
+	// scanners found (nil when they were off).
+	Secrets           []finding.Secret           `json:"secrets,omitempty"`
+	Misconfigurations []finding.Misconfiguration `json:"misconfigurations,omitempty"`
+	// Labels are the image's labels (policy conditions read them).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // Inventory opens target and finds what is inside it.
@@ -74,7 +120,31 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	}
 	defer img.Close()
 	log.Debug("image opened", "kind", img.Kind, "name", img.Name, "layers", len(img.Layers), "platform", platformOf(img))
-	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: analyzers.For(o.Mode), Parallel: o.Parallel, Cache: o.Cache, Logger: log})
+	sc, err := secret.New(o.Secret)
+	if err != nil {
+		return nil, err
+	}
+	list := analyzers.For(o.Mode)
+	if o.Scanners.Secret {
+		list = append(list, secrets.New(sc))
+	}
+	if o.Scanners.License {
+		list = append(list, licensetext.New(&license.Classifier{}))
+	}
+	out := &Inventoried{}
+	var dockerfiles []string
+	examine := func(results []*analyze.LayerResult, m *analyze.Merged) {
+		if o.Scanners.Secret {
+			out.Secrets = secret.Findings(results, m.Inventory.Layers)
+		}
+		if o.Scanners.Config {
+			out.Misconfigurations = append([]finding.Misconfiguration{}, misconfig.Files(finalFiles(m.View))...)
+			if img.Kind == source.KindDir {
+				dockerfiles = findDockerfiles(m.View)
+			}
+		}
+	}
+	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Cache: o.Cache, Logger: log, Examine: examine})
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +152,35 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 		log.Info("layer cache", "hits", res.Stats.CacheHits, "misses", res.Stats.CacheMisses)
 		o.Cache.Record(ctx, img.Ref, res.Stats.CacheHits, res.Stats.CacheMisses, time.Now())
 	}
+	if o.Scanners.Secret && out.Secrets == nil {
+		out.Secrets = []finding.Secret{}
+	}
+	if o.Scanners.Config {
+		out.Misconfigurations = append(out.Misconfigurations, misconfig.Image(img.Config, sc)...)
+		for _, p := range dockerfiles {
+			ms, err := misconfig.DockerfileAt(img.Dir, p, sc)
+			if err != nil {
+				log.Warn("Dockerfile not checked", "path", p, "error", err)
+				continue
+			}
+			out.Misconfigurations = append(out.Misconfigurations, ms...)
+		}
+		slices.SortStableFunc(out.Misconfigurations, finding.CompareMisconfigurations)
+	}
+	// History commands go into every report: build arguments and tokens
+	// in them are redacted.
+	for i := range res.Inventory.Layers {
+		res.Inventory.Layers[i].CreatedBy = misconfig.RedactCommand(res.Inventory.Layers[i].CreatedBy, sc)
+	}
+	if img.Config != nil {
+		out.Labels = img.Config.Config.Labels
+	}
 	log.Debug("scan done", "duration", res.Stats.Duration, "packages", len(res.Inventory.Packages), "entries", res.Stats.Entries)
 	for name, d := range res.Stats.PerAnalyzer {
 		log.Debug("analyzer time", "analyzer", name, "duration", d)
 	}
-	return &Inventoried{Target: TargetOf(img), Inventory: res.Inventory, Stats: res.Stats, Warnings: res.Warnings}, nil
+	out.Target, out.Inventory, out.Stats, out.Warnings = TargetOf(img), res.Inventory, res.Stats, res.Warnings
+	return out, nil
 }
 
 // Matched is what matching an inventory produced.
@@ -120,7 +214,15 @@ type Request struct {
 	Policy  policy.Options
 	// Gate decides the verdict; nil means no gate.
 	Gate *report.Gate
-	Tool report.Tool
+	// Scanners are the scanners that ran (the report lists them); License
+	// is the licence policy, used when the licence scanner is on.
+	Scanners Scanners
+	License  license.Options
+	// Compliance names the compliance report to build ("cis-docker-1.6").
+	Compliance string
+	// Rules is the policy file, if any.
+	Rules *policy.Rules
+	Tool  report.Tool
 	// Started is the scan's start time (SOURCE_DATE_EPOCH when set);
 	// FixedTime leaves the duration out so reports are reproducible.
 	Started   time.Time
@@ -141,6 +243,16 @@ func Run(ctx context.Context, req Request) (*report.Report, error) {
 func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Report, error) {
 	log := logger(req.Inventory.Logger)
 	rep := report.New(req.Tool, inv.Target, &inv.Inventory)
+	rep.Scanners = req.Scanners.List()
+	if req.Scanners.Secret {
+		rep.Secrets = nonNil(inv.Secrets)
+	}
+	if req.Scanners.Config {
+		rep.Misconfigurations = nonNil(inv.Misconfigurations)
+	}
+	if req.Scanners.License {
+		rep.Licenses = license.Findings(&inv.Inventory, req.License)
+	}
 	if req.Matcher != nil {
 		var m *Matched
 		var err error
@@ -154,8 +266,32 @@ func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Repor
 		}
 		rep.Database = m.Database
 		rep.Vulnerabilities = m.Findings
-		for _, w := range Judge(rep, req.Policy) {
-			log.Warn(w)
+	}
+	for _, w := range Judge(rep, req.Policy) {
+		log.Warn(w)
+	}
+	if rep.Licenses != nil {
+		for _, c := range license.Summary(rep.Licenses) {
+			rep.LicenseSummary = append(rep.LicenseSummary, report.LicenseCount(c))
+		}
+	}
+	if req.Compliance != "" {
+		c, err := compliance.Build(req.Compliance, rep)
+		if err != nil {
+			return nil, err
+		}
+		rep.Compliance = c
+	}
+	if req.Rules != nil {
+		res, err := req.Rules.Evaluate(rep, inv.Labels, req.Started)
+		if err != nil {
+			return nil, err
+		}
+		rep.Policy = res
+		for _, v := range res.Violations {
+			if v.Action == policy.ActionWarn {
+				log.Warn("policy rule matched", "rule", v.Rule, "kind", v.Kind, "id", v.ID, "target", v.Target)
+			}
 		}
 	}
 	Verdict(rep, req.Gate)
@@ -173,9 +309,12 @@ func Judge(rep *report.Report, pol policy.Options) []string {
 			pol.ImageDigests = append(pol.ImageDigests, d)
 		}
 	}
-	var warnings []string
-	rep.Vulnerabilities, warnings = policy.Apply(rep.Vulnerabilities, pol)
-	if rep.Vulnerabilities == nil {
+	matched := rep.Database != nil || rep.Vulnerabilities != nil
+	all := policy.Findings{Vulnerabilities: rep.Vulnerabilities, Secrets: rep.Secrets,
+		Misconfigurations: rep.Misconfigurations, Licenses: rep.Licenses}
+	warnings := policy.ApplyAll(&all, pol)
+	rep.Vulnerabilities, rep.Secrets, rep.Misconfigurations, rep.Licenses = all.Vulnerabilities, all.Secrets, all.Misconfigurations, all.Licenses
+	if rep.Vulnerabilities == nil && matched {
 		rep.Vulnerabilities = []finding.Finding{}
 	}
 	return warnings
@@ -188,12 +327,7 @@ func Verdict(rep *report.Report, gate *report.Gate) {
 		return
 	}
 	g := *gate
-	g.Failing = 0
-	for i := range rep.Vulnerabilities {
-		if g.Fails(&rep.Vulnerabilities[i]) {
-			g.Failing++
-		}
-	}
+	g.Failing = report.CountFailing(rep, &g)
 	g.Failed = g.Failing > 0
 	rep.Gate = &g
 }
@@ -229,14 +363,29 @@ type GateError struct {
 	Code    int
 	Failing int
 	FailOn  finding.Severity
+	// Policy is the policy file whose fail rules matched, when the
+	// policy rather than --fail-on failed the scan.
+	Policy string
 }
 
 func (e *GateError) Error() string {
+	if e.Policy != "" {
+		return fmt.Sprintf("%d policy violation(s) of %s", e.Failing, e.Policy)
+	}
 	return fmt.Sprintf("%d finding(s) at or above %s", e.Failing, e.FailOn)
 }
 
 // Failed returns a *GateError when the report's gate failed, else nil.
 func Failed(rep *report.Report, code int) error {
+	if rep.Policy != nil && rep.Policy.Failed && (rep.Gate == nil || !rep.Gate.Failed) {
+		n := 0
+		for _, v := range rep.Policy.Violations {
+			if v.Action == policy.ActionFail {
+				n++
+			}
+		}
+		return &GateError{Code: code, Failing: n, Policy: rep.Policy.Source}
+	}
 	if rep.Gate == nil || !rep.Gate.Failed {
 		return nil
 	}

@@ -45,49 +45,72 @@ type Options struct {
 // as suppressed by VEX. A finding that already carries a Suppression keeps
 // it.
 func Apply(fs []finding.Finding, o Options) (out []finding.Finding, warnings []string) {
+	st := o.newState()
+	out = st.vulnerabilities(fs)
+	return out, st.finish()
+}
+
+// state is one application of the policy: the ignore entries in force and
+// which of them matched, across every kind of finding.
+type state struct {
+	o        *Options
+	vex      *vexIndex
+	entries  []*IgnoreEntry
+	used     []bool
+	warnings []string
+}
+
+func (o *Options) newState() *state {
 	now := o.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
-	vex := newVEXIndex(o.VEX, o.ImageDigests)
-	warnings = append(warnings, vex.warnings...)
-
-	var entries []*IgnoreEntry
-	var used []bool
+	st := &state{o: o, vex: newVEXIndex(o.VEX, o.ImageDigests)}
+	st.warnings = append(st.warnings, st.vex.warnings...)
 	if o.Ignore != nil {
 		for i := range o.Ignore.Entries {
 			e := &o.Ignore.Entries[i]
 			if e.expired(now) {
-				warnings = append(warnings, fmt.Sprintf("%s: expired ignore entry %d (line %d, %s, expired %s) no longer applied",
+				st.warnings = append(st.warnings, fmt.Sprintf("%s: expired ignore entry %d (line %d, %s, expired %s) no longer applied",
 					o.Ignore.Source, i+1, e.Line, e.describe(), e.Expires))
-				entries = append(entries, nil)
+				st.entries = append(st.entries, nil)
 			} else {
-				entries = append(entries, e)
+				st.entries = append(st.entries, e)
 			}
 		}
-		used = make([]bool, len(entries))
+		st.used = make([]bool, len(st.entries))
 	}
+	return st
+}
 
-	out = make([]finding.Finding, 0, len(fs))
-	for _, f := range fs {
-		shown := o.shows(&f)
-		var sup *finding.Suppression
-		if s := vex.suppression(&f); s != nil {
-			sup = s
+// ignored returns the suppression of the first ignore entry matching, and
+// marks every matching entry used.
+func (st *state) ignored(match func(e *IgnoreEntry) bool) *finding.Suppression {
+	var sup *finding.Suppression
+	for i, e := range st.entries {
+		if e == nil || !match(e) {
+			continue
 		}
-		for i, e := range entries {
-			if e == nil || !e.matches(&f) {
-				continue
+		st.used[i] = true
+		if sup == nil {
+			sup = &finding.Suppression{
+				Kind:          finding.SuppressedByIgnore,
+				Justification: e.Reason,
+				Source:        st.o.Ignore.Source,
+				Expires:       e.Expires,
 			}
-			used[i] = true
-			if sup == nil {
-				sup = &finding.Suppression{
-					Kind:          finding.SuppressedByIgnore,
-					Justification: e.Reason,
-					Source:        o.Ignore.Source,
-					Expires:       e.Expires,
-				}
-			}
+		}
+	}
+	return sup
+}
+
+func (st *state) vulnerabilities(fs []finding.Finding) []finding.Finding {
+	out := make([]finding.Finding, 0, len(fs))
+	for _, f := range fs {
+		shown := st.o.shows(&f)
+		sup := st.vex.suppression(&f)
+		if s := st.ignored(func(e *IgnoreEntry) bool { return e.matches(&f) }); sup == nil {
+			sup = s
 		}
 		if !shown {
 			continue
@@ -97,13 +120,18 @@ func Apply(fs []finding.Finding, o Options) (out []finding.Finding, warnings []s
 		}
 		out = append(out, f)
 	}
-	for i, e := range entries {
-		if e != nil && !used[i] {
-			warnings = append(warnings, fmt.Sprintf("%s: ignore entry %d (line %d, %s) matched no finding",
-				o.Ignore.Source, i+1, e.Line, e.describe()))
+	return out
+}
+
+// finish returns the warnings, with the entries that matched nothing.
+func (st *state) finish() []string {
+	for i, e := range st.entries {
+		if e != nil && !st.used[i] {
+			st.warnings = append(st.warnings, fmt.Sprintf("%s: ignore entry %d (line %d, %s) matched no finding",
+				st.o.Ignore.Source, i+1, e.Line, e.describe()))
 		}
 	}
-	return out, warnings
+	return st.warnings
 }
 
 // shows reports whether the severity filter and --ignore-unfixed keep f.

@@ -41,7 +41,7 @@ func WriteCSV(w io.Writer, r *Report, _ Options) error {
 		return cw.Write(safe)
 	}
 	var err error
-	if !withFindings(r) {
+	if !withFindings(r) && !otherKinds(r) {
 		err = write(csvPackageHeader)
 		for i := range r.Packages {
 			if err != nil {
@@ -62,6 +62,12 @@ func WriteCSV(w io.Writer, r *Report, _ Options) error {
 				break
 			}
 			err = write(csvFindingRow(r, &fs[i]))
+		}
+		for _, row := range csvKindRows(r) {
+			if err != nil {
+				break
+			}
+			err = write(row)
 		}
 	}
 	if err == nil {

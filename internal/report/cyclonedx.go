@@ -175,10 +175,7 @@ func packageComponent(p *inventory.Package) cdx.Component {
 		}
 	}
 	if len(p.Licenses) > 0 {
-		var lc cdx.Licenses
-		for _, l := range p.Licenses {
-			lc = append(lc, cdx.LicenseChoice{License: &cdx.License{Name: l}})
-		}
+		lc := cdxLicenses(p.Licenses)
 		c.Licenses = &lc
 	}
 	var props []cdx.Property

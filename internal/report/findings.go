@@ -78,6 +78,15 @@ func sortedReport(r *Report) *Report {
 	if r.Vulnerabilities != nil {
 		c.Vulnerabilities = sortedFindings(r)
 	}
+	if r.Secrets != nil {
+		c.Secrets = sortedSecrets(r)
+	}
+	if r.Misconfigurations != nil {
+		c.Misconfigurations = sortedMisconfigurations(r)
+	}
+	if r.Licenses != nil {
+		c.Licenses = sortedLicenses(r)
+	}
 	return &c
 }
 

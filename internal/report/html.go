@@ -44,7 +44,7 @@ func WriteHTML(w io.Writer, r *Report, _ Options) error {
 		return fmt.Errorf("html report: %w", err)
 	}
 	t, err := template.New("page").Funcs(template.FuncMap{
-		"lower": func(s finding.Severity) string { return strings.ToLower(string(s)) },
+		"lower": func(s finding.Severity) string { return strings.ToLower(string(normSev(s))) },
 		"short": shortDigest,
 		"size":  sizeText,
 	}).Parse(string(page))

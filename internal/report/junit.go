@@ -96,7 +96,16 @@ func junitOf(r *Report) *junitSuites {
 	}
 	fs := sortedFindings(r)
 	groups := groupByTarget(fs)
-	if len(groups) == 0 {
+	kinds := junitKindSuites(r, timestamp, props)
+	defer func() {
+		for _, s := range kinds {
+			doc.Tests += s.Tests
+			doc.Failures += s.Failures
+			doc.Skipped += s.Skipped
+		}
+		doc.Suites = append(doc.Suites, kinds...)
+	}()
+	if len(groups) == 0 && len(kinds) == 0 {
 		doc.Suites = append(doc.Suites, junitSuite{Name: imageName(r), Time: "0", Timestamp: timestamp, Properties: props, Cases: []junitCase{}})
 		return doc
 	}

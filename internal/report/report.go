@@ -28,6 +28,21 @@ type Report struct {
 	// Vulnerabilities are the findings, in finding.Compare order, including
 	// suppressed ones (marked). Nil when no database was used.
 	Vulnerabilities []finding.Finding `json:"vulnerabilities,omitempty"`
+	// Scanners lists what the scan looked for beyond the inventory
+	// ("vuln", "secret", "config", "license"); the kinds below are nil
+	// when their scanner did not run.
+	Scanners []string `json:"scanners,omitempty"`
+	// Secrets, Misconfigurations and Licenses are the other kinds of
+	// findings, suppressed ones included, each in its deterministic order.
+	Secrets           []finding.Secret           `json:"secrets,omitempty"`
+	Misconfigurations []finding.Misconfiguration `json:"misconfigurations,omitempty"`
+	Licenses          []finding.License          `json:"licenses,omitempty"`
+	// LicenseSummary counts packages per licence.
+	LicenseSummary []LicenseCount `json:"license_summary,omitempty"`
+	// Compliance is the compliance report asked for (--compliance).
+	Compliance *Compliance `json:"compliance,omitempty"`
+	// Policy is the outcome of the policy file's rules.
+	Policy *PolicyResult `json:"policy,omitempty"`
 	// Database describes the vulnerability database the scan used.
 	Database *Database `json:"database,omitempty"`
 	// Scan holds when and how long the scan ran.
@@ -105,10 +120,16 @@ type Gate struct {
 // Fails reports whether f breaks the gate g (false for a nil gate).
 // FailOn UNKNOWN fails on every unsuppressed finding.
 func (g *Gate) Fails(f *finding.Finding) bool {
-	if g == nil || f.Suppression != nil {
+	return g.FailsAt(f.Severity, f.Suppression)
+}
+
+// FailsAt reports whether a finding of any kind with severity sev and
+// suppression sup breaks the gate g (false for a nil gate).
+func (g *Gate) FailsAt(sev finding.Severity, sup *finding.Suppression) bool {
+	if g == nil || sup != nil {
 		return false
 	}
-	return f.Severity.Rank() >= g.FailOn.Rank()
+	return sev.Rank() >= g.FailOn.Rank()
 }
 
 // Tool names the scanner.

@@ -136,12 +136,15 @@ type sarifSuppression struct {
 
 type sarifResultProps struct {
 	PURL             string   `json:"purl,omitempty"`
-	InstalledVersion string   `json:"installedVersion"`
+	InstalledVersion string   `json:"installedVersion,omitempty"`
 	FixedVersions    []string `json:"fixedVersions,omitempty"`
 	Status           string   `json:"status,omitempty"`
 	Severity         string   `json:"severity"`
 	LayerDiffID      string   `json:"layerDiffId,omitempty"`
 	KEV              bool     `json:"kev,omitempty"`
+	// Kind and Extra describe findings other than vulnerabilities.
+	Kind  string            `json:"kind,omitempty"`
+	Extra map[string]string `json:"drydock,omitempty"`
 }
 
 // WriteSARIF writes a SARIF 2.1.0 log for GitHub code scanning (and any
@@ -214,6 +217,7 @@ func sarifOf(r *Report) *sarifLog {
 	for i := range fs {
 		run.Results = append(run.Results, sarifResultOf(&fs[i], ruleIndex[fs[i].ID]))
 	}
+	sarifKinds(&run, r)
 	return &sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}
 }
 

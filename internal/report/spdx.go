@@ -95,6 +95,9 @@ func SPDXDocument(r *Report) *spdx.Document {
 		}
 		if len(p.Licenses) > 0 {
 			sp.PackageLicenseComments = "declared by the package: " + strings.Join(p.Licenses, "; ")
+			if expr := spdxExpression(p.Licenses); expr != "" {
+				sp.PackageLicenseDeclared = expr
+			}
 		}
 		// One annotation per location, the primary one first.
 		for i, l := range p.AllLocations() {

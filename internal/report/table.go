@@ -46,10 +46,23 @@ const (
 // cannot drive the terminal.
 func WriteTable(w io.Writer, r *Report, o Options) error {
 	bw := bufio.NewWriter(w)
-	if !withFindings(r) {
-		writePackageTable(bw, r)
-	} else {
+	switch {
+	case withFindings(r):
 		writeFindingTables(bw, r, o)
+	case len(r.Packages) == 0 && otherKinds(r):
+		writeHeading(bw, r)
+		fmt.Fprintln(bw)
+	default:
+		writePackageTable(bw, r)
+	}
+	writeKindTables(bw, r, o)
+	if g := r.Gate; g != nil && !withFindings(r) {
+		p := painter(o.Color)
+		verdict := p.paint(sgrGreen, "PASSED")
+		if g.Failed {
+			verdict = p.paint(sgrBoldRed, "FAILED")
+		}
+		fmt.Fprintf(bw, "\nGate: fail on %s or above: %s (%d failing)\n", termSafe(string(g.FailOn)), verdict, g.Failing)
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("table report: %w", err)

@@ -31,10 +31,14 @@ type Options struct {
 	Parallel int
 	Limits   layerio.Limits
 	Walker   analyze.Walker
+	Logger   *slog.Logger
 	// Cache, when set, supplies the results of layers analysed before and
 	// keeps the results of the layers analysed now.
-	Cache  *cache.Cache
-	Logger *slog.Logger
+	Cache *cache.Cache
+	// Examine, when set, is given every layer's result and the merge, to
+	// draw facts beyond the inventory (secrets in every layer, the final
+	// file system's modes) before they are released.
+	Examine func(results []*analyze.LayerResult, m *analyze.Merged)
 }
 
 // Result is an inventory with what was learnt on the way.
@@ -152,6 +156,9 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	}
 
 	m := analyze.Merge(results, layers)
+	if opts.Examine != nil {
+		opts.Examine(results, m)
+	}
 	res := &Result{Inventory: m.Inventory, Warnings: m.Warnings}
 	res.Stats.PerAnalyzer = map[string]time.Duration{}
 	for _, lr := range results {

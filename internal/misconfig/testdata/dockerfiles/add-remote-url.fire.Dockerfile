@@ -1,0 +1,5 @@
+FROM debian:12@sha256:0000000000000000000000000000000000000000000000000000000000000000
+RUN useradd app
+USER app
+HEALTHCHECK CMD ["/bin/true"]
+ADD https://example.com/tool.tar.gz /opt/

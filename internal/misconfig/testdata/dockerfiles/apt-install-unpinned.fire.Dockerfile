@@ -1,0 +1,5 @@
+FROM debian:12@sha256:0000000000000000000000000000000000000000000000000000000000000000
+RUN useradd app
+USER app
+HEALTHCHECK CMD ["/bin/true"]
+RUN apt-get update && apt-get install -y curl && rm -rf /var/lib/apt/lists/*

@@ -1,0 +1,4 @@
+ARG BASE=debian:latest
+FROM ${BASE}
+USER 1000
+HEALTHCHECK CMD ["/bin/true"]

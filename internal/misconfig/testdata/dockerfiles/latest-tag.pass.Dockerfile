@@ -1,0 +1,4 @@
+ARG BASE=debian:12
+FROM ${BASE}
+USER 1000
+HEALTHCHECK CMD ["/bin/true"]
