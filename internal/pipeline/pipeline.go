@@ -15,9 +15,9 @@ import (
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
-	"github.com/drydockscan/drydock/internal/cache"
 	"github.com/drydockscan/drydock/internal/analyze/licensetext"
 	"github.com/drydockscan/drydock/internal/analyze/secrets"
+	"github.com/drydockscan/drydock/internal/cache"
 	"github.com/drydockscan/drydock/internal/compliance"
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
