@@ -67,8 +67,12 @@ func TestDockerfileBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() > 48<<20 {
-		t.Errorf("binary is %d MiB, want a small image (< 48 MiB)", st.Size()>>20)
+	// One binary holds the scanner, the server (SQLite and PostgreSQL
+	// drivers, the job queue), the engine clients, the sandbox and its
+	// tracers, and the licence texts; a regression past this is worth a
+	// look.
+	if st.Size() > 64<<20 {
+		t.Errorf("binary is %d MiB, want a small image (< 64 MiB)", st.Size()>>20)
 	}
 	t.Logf("static binary: %.1f MiB", float64(st.Size())/(1<<20))
 	v, err := exec.Command(out, "version").Output()

@@ -206,7 +206,7 @@ func TestService(t *testing.T) {
 	}
 
 	// Client mode: the same reports and verdict as a local scan.
-	env := map[string]string{"SOURCE_DATE_EPOCH": "1767225600", "DRYDOCK_DB_PATH": dbPath, "DRYDOCK_TOKEN": scanTok}
+	env := map[string]string{"SOURCE_DATE_EPOCH": "1767225600", "DRYDOCK_DB_PATH": dbPath, "DRYDOCK_TOKEN": scanTok, "DRYDOCK_CACHE_BACKEND": "none"}
 	runCLI := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
 		code := cli.Run(ctx, args, cli.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }})
