@@ -118,6 +118,8 @@ var ErrNotFound = errors.New("no cache entry")
 type Cache struct {
 	store Store
 	log   *slog.Logger
+	// racyWindow overrides the blob memo's racy window (tests).
+	racyWindow *time.Duration
 }
 
 // New returns a cache over store; log receives warnings about unreadable

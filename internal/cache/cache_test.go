@@ -346,3 +346,45 @@ func TestRedisTTL(t *testing.T) {
 		t.Error("hit on an expired entry")
 	}
 }
+
+// TestBlobMemoWindow checks when a blob memo is believed: only for the same
+// file identity, and only when the file's last change lies before the hash
+// by more than the racy window; a shared store keeps none.
+func TestBlobMemoWindow(t *testing.T) {
+	ctx := context.Background()
+	s, err := cache.OpenFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.New(s, nil)
+	now := time.Now()
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	old := cache.FileID{Boot: "b", Dev: 1, Ino: 2, Size: 3, MtimeNS: now.Add(-time.Hour).UnixNano(), CtimeNS: now.Add(-time.Hour).UnixNano(), Length: 3}
+	fresh := old
+	fresh.Ino, fresh.CtimeNS = 9, now.UnixNano()
+	c.RememberBlob(ctx, old, digest)
+	c.RememberBlob(ctx, fresh, digest)
+	for _, tc := range []struct {
+		name string
+		id   cache.FileID
+		want bool
+	}{
+		{"same identity, changed long before", old, true},
+		{"changed within the racy window", fresh, false},
+		{"another inode", func() cache.FileID { x := old; x.Ino = 3; return x }(), false},
+		{"changed since (ctime)", func() cache.FileID { x := old; x.CtimeNS++; return x }(), false},
+		{"another boot", func() cache.FileID { x := old; x.Boot = "c"; return x }(), false},
+		{"no boot id", func() cache.FileID { x := old; x.Boot = ""; return x }(), false},
+	} {
+		got, ok := c.VerifiedBlob(ctx, tc.id)
+		if ok != tc.want || (ok && got != digest) {
+			t.Errorf("%s: VerifiedBlob = %q, %v; want %v", tc.name, got, ok, tc.want)
+		}
+	}
+	if _, err := s.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.VerifiedBlob(ctx, old); ok {
+		t.Error("a memo survived clean")
+	}
+}

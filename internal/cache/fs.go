@@ -211,7 +211,7 @@ func (s *FS) Clean(ctx context.Context) (Usage, error) {
 	if err := os.Remove(filepath.Join(s.dir, scanLog)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return removed, err
 	}
-	return removed, nil
+	return removed, s.removeMemos()
 }
 
 // AddScan implements Store. Lines are appended with O_APPEND, which keeps

@@ -492,3 +492,81 @@ func TestCacheRedis(t *testing.T) {
 		t.Error("inventory from Redis differs")
 	}
 }
+
+// TestBlobMemo checks that a local blob verified once is not hashed again
+// while its file is unchanged, and that rewriting the blob in place (the
+// same file, other bytes) is noticed: the cached result is refused and the
+// scan fails as an uncached scan of the changed image does.
+func TestBlobMemo(t *testing.T) {
+	layout := copyLayout(t, filepath.Join(analyzetest.Corpus(t), "edge-layers", "oci"))
+	var log bytes.Buffer
+	c := fsCache(t, "", &log)
+	c.SetRacyWindow(0)
+	scanOnce := func() *scan.Result {
+		t.Helper()
+		res, err := scanWith(t, layout, scan.Options{Cache: c}, source.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	cold := scanOnce()
+	n := cold.Stats.Layers
+	if cold.Stats.CacheMisses != n || cold.Stats.BlobsHashed != 0 {
+		t.Fatalf("cold: %d misses, %d blobs hashed; want %d, 0", cold.Stats.CacheMisses, cold.Stats.BlobsHashed, n)
+	}
+	first := scanOnce()
+	if first.Stats.CacheHits != n || first.Stats.BlobsHashed != n {
+		t.Errorf("first warm scan: %d hits, %d blobs hashed; want %d, %d", first.Stats.CacheHits, first.Stats.BlobsHashed, n, n)
+	}
+	second := scanOnce()
+	if second.Stats.CacheHits != n || second.Stats.BlobsHashed != 0 {
+		t.Errorf("second warm scan: %d hits, %d blobs hashed; want %d, 0 (verified by the memo)", second.Stats.CacheHits, second.Stats.BlobsHashed, n)
+	}
+	if got, want := inventoryJSON(t, second), inventoryJSON(t, cold); got != want {
+		t.Errorf("inventory from memo-verified layers differs from the cold scan's")
+	}
+
+	// Rewrite the first layer's blob in place with other bytes of the same
+	// size: same path and inode, new change time.
+	blob := layerBlob(t, layout, 0)
+	b, err := os.ReadFile(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(blob, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	_, err = scanWith(t, layout, scan.Options{Cache: c, Logger: logger(&log)}, source.Options{})
+	if err == nil || !strings.Contains(err.Error(), "layer 0 ") {
+		t.Errorf("blob rewritten in place: scan error %v, want the layer read again and refused", err)
+	}
+	if !strings.Contains(log.String(), "do not have the digest the image claims") {
+		t.Errorf("the rewritten blob was not hashed and refused:\n%s", log.String())
+	}
+}
+
+// copyLayout copies an OCI layout directory into a temporary directory.
+func copyLayout(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "oci")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// layerBlob returns the path of the blob of layer i of the layout's only
+// image.
+func layerBlob(t *testing.T, layout string, i int) string {
+	t.Helper()
+	img, err := source.Open(context.Background(), layout, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	d := img.Layers[i].Digest
+	return filepath.Join(layout, "blobs", d.Algorithm, d.Hex)
+}

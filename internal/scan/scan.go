@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -62,6 +63,9 @@ type Stats struct {
 	Cached      []bool
 	CacheHits   int
 	CacheMisses int
+	// BlobsHashed counts the local blobs hashed to verify cache hits (a
+	// blob unchanged since an earlier verification is not hashed again).
+	BlobsHashed int
 }
 
 // ErrUnreadable is wrapped when files the inventory depends on could not
@@ -98,6 +102,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	var results []*analyze.LayerResult
 	var layers []inventory.Layer
 	var statsCached []bool
+	var hashed atomic.Int64
 	if img.Kind == source.KindDir {
 		lr, err := walker.WalkDir(ctx, img.Dir)
 		if err != nil {
@@ -123,7 +128,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 			}
 			g.Go(func() error {
 				if opts.Cache != nil {
-					if lr := fromCache(gctx, opts.Cache, inputs, l, log); lr != nil {
+					if lr := fromCache(gctx, opts.Cache, inputs, l, log, &hashed); lr != nil {
 						// The stats measured the walk that made the entry, not this scan.
 						lr.Stats = analyze.Stats{}
 						lr.DiffID = l.DiffID.String()
@@ -171,6 +176,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 	}
 	res.Stats.Cached = statsCached
+	res.Stats.BlobsHashed = int(hashed.Load())
 	for _, c := range statsCached {
 		if c {
 			res.Stats.CacheHits++
@@ -266,7 +272,7 @@ func orDefault(v, def int64) int64 {
 //     other bytes misses, and the full read then reports the mismatch);
 //   - a registry blob is not fetched: its digest is the content address
 //     the registry serves it by and verified it against on upload.
-func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger) *analyze.LayerResult {
+func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger, hashed *atomic.Int64) *analyze.LayerResult {
 	claim := l.DiffID.String()
 	if l.Digest.Hex != "" {
 		claim = l.Digest.String()
@@ -287,7 +293,7 @@ func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.La
 		return nil
 	}
 	if !l.Remote {
-		got, err := hashBlob(l)
+		got, err := verifyBlob(ctx, c, l, claim, hashed)
 		if err != nil {
 			log.Debug("layer cache not used: blob unreadable", "layer", l.Index, "error", err)
 			return nil
@@ -309,4 +315,36 @@ func hashBlob(l source.Layer) (string, error) {
 	}
 	defer rc.Close()
 	return layerio.Digest(rc)
+}
+
+// verifyBlob returns the digest of a local blob's bytes. A blob held in a
+// file this machine can identify (an OCI layout's blob file, a member of
+// an image archive) is hashed once: while its file keeps the identity it
+// had when hashed (device, inode, size, change time; see
+// cache.FileID), the cache's memo of that digest stands for the bytes.
+// Anything else is hashed every time.
+func verifyBlob(ctx context.Context, c *cache.Cache, l source.Layer, claim string, hashed *atomic.Int64) (string, error) {
+	rc, err := l.Open()
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	before, identified := fileID(rc)
+	if identified {
+		if d, ok := c.VerifiedBlob(ctx, before); ok {
+			return d, nil
+		}
+	}
+	hashed.Add(1)
+	got, err := layerio.Digest(rc)
+	if err != nil {
+		return "", err
+	}
+	if identified && got == claim {
+		// Remembered only when the file did not change while it was read.
+		if after, ok := fileID(rc); ok && after == before {
+			c.RememberBlob(ctx, before, got)
+		}
+	}
+	return got, nil
 }

@@ -73,7 +73,7 @@ func (t *tarFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
-	return &tarFile{SectionReader: io.NewSectionReader(t.f, e.offset, e.hdr.Size), e: e}, nil
+	return &tarFile{SectionReader: io.NewSectionReader(t.f, e.offset, e.hdr.Size), e: e, archive: t.f}, nil
 }
 
 func (t *tarFS) resolve(name string) (*tarEntry, error) {
@@ -102,8 +102,14 @@ func (t *tarFS) resolve(name string) (*tarEntry, error) {
 
 type tarFile struct {
 	*io.SectionReader
-	e *tarEntry
+	e       *tarEntry
+	archive *os.File
 }
+
+// Backing returns the archive file the member is read from, its offset
+// and length there: a cache may identify the member's bytes by the
+// archive's identity instead of reading them.
+func (f *tarFile) Backing() (*os.File, int64, int64) { return f.archive, f.e.offset, f.e.hdr.Size }
 
 func (f *tarFile) Stat() (fs.FileInfo, error) { return tarInfo{f.e.hdr}, nil }
 func (f *tarFile) Close() error               { return nil }
