@@ -114,7 +114,15 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 	}
 
+	// The merge asks only about what was found: the rest of each layer's
+	// path index can go before it.
+	analyze.Prune(results)
 	m := analyze.Merge(results, layers)
+	// A hard link whose target no layer holds is a crafted image: no
+	// extractor would produce the file system the merge describes.
+	if err := m.View.CheckLinks(); err != nil {
+		return nil, err
+	}
 	res := &Result{Inventory: m.Inventory, Warnings: m.Warnings}
 	res.Stats.PerAnalyzer = map[string]time.Duration{}
 	for _, lr := range results {
@@ -128,7 +136,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	}
 	res.Stats.Duration = time.Since(start)
 	for _, w := range m.Warnings {
-		log.Warn("file not analysed", "layer", w.Layer, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
+		log.Warn("layer warning", "layer", w.Layer, "diff_id", w.LayerDiffID, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
 	}
 	if len(m.Errors) > 0 {
 		var msgs []string
