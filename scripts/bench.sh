@@ -3,13 +3,20 @@
 # time it takes merely to decompress the same layers to /dev/null, measured
 # in the same run on the same machine.
 #
-#   scripts/bench.sh            debian12-app and a large image built with
+#   scripts/bench.sh            debian12-app; a large image built with
 #                               mmdebstrap (500+ packages, 1 GB+; needs root
-#                               and Debian's package archive, cached)
+#                               and Debian's package archive); and two
+#                               generated images of many small files, node
+#                               modules style: one layer of 1,000,000 files,
+#                               and 3,000,000 files over four layers with
+#                               whiteouts and overwrites (inventory only).
+#                               Built images are cached.
 #   scripts/bench.sh --quick    debian12-app only
 #
-# Environment: BENCH_CACHE (default ~/.cache/drydock-bench) keeps the large
-# image; BENCH_RUNS (default 3) runs per measurement, the median is shown;
+# Environment: BENCH_CACHE (default ~/.cache/drydock-bench) keeps the built
+# images; BENCH_RUNS (default 3) runs per measurement, the median is shown;
+# BENCH_BASELINE, the path of another drydock binary, adds its rows (marked
+# "base") measured in the same run, for before/after comparisons;
 # CORPUS (default ../shared/corpus), VULNDATA (default ../shared/vulndata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +44,8 @@ echo "importing $vulndata into a fresh database" >&2
 import_s=$(tail -1 "$work/time")
 
 images=("debian12-app=$corpus/debian12-app/oci")
+# Images measured for the inventory only (no vulnerability matching).
+inv_only=" "
 if ! $quick; then
   large="$cache/debian12-large/oci"
   if [ ! -f "$large/index.json" ]; then
@@ -49,7 +58,21 @@ if ! $quick; then
     rm -f "$cache/large-rootfs.tar"
   fi
   images+=("debian12-large=$large")
+  # Generated images: the directory name carries the generator's version
+  # (bump it when scripts/bench/mkimage/generate.go changes what it writes).
+  for spec in "files-1m=1000000:1" "files-3m=3000000:4"; do
+    name=${spec%%=*}; n=${spec#*=}
+    out="$cache/gen1-$name/oci"
+    if [ ! -f "$out/index.json" ]; then
+      echo "generating $name (${n%%:*} entries, ${n#*:} layers; once, cached in $cache)" >&2
+      "$work/mkimage" -generate "${n%%:*}" -layers "${n#*:}" "$out"
+    fi
+    images+=("$name=$out")
+    inv_only+="$name "
+  done
 fi
+baseline=${BENCH_BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench: BENCH_BASELINE=$baseline is not an executable" >&2; exit 2; }
 
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -92,20 +115,34 @@ measure() {
   echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median)"
 }
 
+# row NAME BINARY LAYOUT BYTES FLOOR: measure one binary on one image and
+# print its row.
+row() {
+  local name=$1 bin=$2 layout=$3 bytes=$4 floor=$5 inv inv_kib vuln=- vuln_kib=-
+  read -r inv inv_kib < <(measure "$bin" image "$layout" --scanners none -q -o json=/dev/null)
+  if [[ $inv_only != *" ${name%% *} "* ]]; then
+    read -r vuln vuln_kib < <(measure "$bin" image "$layout" --offline --db-path "$db" -q -o json=/dev/null)
+  fi
+  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" 'BEGIN {
+    printf "%-21s %9.0f %9.2f %8.2f %9.2fx %8.0f ", n, b/1e6, f, i, i/f, im/1024
+    if (v == "-") printf "%8s %10s %8s %8s\n", "-", "-", "-", "-"
+    else printf "%8.2f %9.2fx %8.0f %7.0f%%\n", v, v/f, vm/1024, (v-i)/i*100 }'
+}
+
 export -f decompress layers
-printf '\n%-16s %9s %9s %8s %10s %8s %8s %10s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+
+printf '\n%-21s %9s %9s %8s %10s %8s %8s %10s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+
 for entry in "${images[@]}"; do
   name=${entry%%=*}; layout=${entry#*=}
   [ -f "$layout/index.json" ] || { echo "bench: no OCI layout at $layout" >&2; exit 2; }
   bytes=$(decompress "$layout" | wc -c)
   read -r floor _ < <(measure bash -c "decompress '$layout' >/dev/null")
-  read -r inv inv_kib < <(measure "$work/drydock" image "$layout" --scanners none -q -o json=/dev/null)
-  read -r vuln vuln_kib < <(measure "$work/drydock" image "$layout" --offline --db-path "$db" -q -o json=/dev/null)
-  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" 'BEGIN {
-    printf "%-16s %9.0f %9.2f %8.2f %9.2fx %8.0f %8.2f %9.2fx %8.0f %7.0f%%\n", n, b/1e6, f, i, i/f, im/1024, v, v/f, vm/1024, (v-i)/i*100 }'
+  row "$name" "$work/drydock" "$layout" "$bytes" "$floor"
+  if [ -n "$baseline" ]; then
+    row "$name (base)" "$baseline" "$layout" "$bytes" "$floor"
+  fi
 done
 size=$(stat -c %s "$db")
 echo
 echo "vulnerability database: import of $vulndata ${import_s}s, file $(awk -v s="$size" 'BEGIN {printf "%.1f MiB", s/1048576}')"
-echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: drydock with matching (warm DB)"
+echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: drydock with matching (warm DB; - : inventory only)"
 echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%"
