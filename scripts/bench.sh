@@ -5,14 +5,21 @@
 # from the layer cache against those cold scans, and an image that shares
 # the large image's base layers scanned with only the base in the cache.
 #
-#   scripts/bench.sh            debian12-app and a large image built with
+#   scripts/bench.sh            debian12-app; a large image built with
 #                               mmdebstrap (500+ packages, 1 GB+; needs root
-#                               and Debian's package archive, cached), and
-#                               the shared-base image built from it (cached)
+#                               and Debian's package archive); the
+#                               shared-base image built from it; and two
+#                               generated images of many small files, node
+#                               modules style: one layer of 1,000,000 files,
+#                               and 3,000,000 files over four layers with
+#                               whiteouts and overwrites (inventory only).
+#                               Built images are cached.
 #   scripts/bench.sh --quick    debian12-app only
 #
-# Environment: BENCH_CACHE (default ~/.cache/drydock-bench) keeps the large
-# image; BENCH_RUNS (default 3) runs per measurement, the median is shown;
+# Environment: BENCH_CACHE (default ~/.cache/drydock-bench) keeps the built
+# images; BENCH_RUNS (default 3) runs per measurement, the median is shown;
+# BENCH_BASELINE, the path of another drydock binary, adds its rows (marked
+# "base") measured in the same run, for before/after comparisons;
 # CORPUS (default ../shared/corpus), VULNDATA (default ../shared/vulndata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +47,9 @@ echo "importing $vulndata into a fresh database" >&2
 import_s=$(tail -1 "$work/time")
 
 images=("debian12-app=$corpus/debian12-app/oci")
+# Images measured for the inventory only (no vulnerability matching, no
+# other scanners, no warm rescan).
+inv_only=" "
 if ! $quick; then
   large="$cache/debian12-large/oci"
   if [ ! -f "$large/index.json" ]; then
@@ -63,7 +73,21 @@ if ! $quick; then
     tar -C "$work/app" -cf "$work/app.tar" app
     "$work/mkimage" -base "$large" "$work/app.tar" "$derived"
   fi
+  # Generated images: the directory name carries the generator's version
+  # (bump it when scripts/bench/mkimage/generate.go changes what it writes).
+  for spec in "files-1m=1000000:1" "files-3m=3000000:4"; do
+    name=${spec%%=*}; n=${spec#*=}
+    out="$cache/gen1-$name/oci"
+    if [ ! -f "$out/index.json" ]; then
+      echo "generating $name (${n%%:*} entries, ${n#*:} layers; once, cached in $cache)" >&2
+      "$work/mkimage" -generate "${n%%:*}" -layers "${n#*:}" "$out"
+    fi
+    images+=("$name=$out")
+    inv_only+="$name "
+  done
 fi
+baseline=${BENCH_BASELINE:-}
+[ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench: BENCH_BASELINE=$baseline is not an executable" >&2; exit 2; }
 
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -108,30 +132,46 @@ measure() {
   echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median)"
 }
 
+# row NAME BINARY LAYOUT BYTES FLOOR: measure one binary on one image and
+# print its row; for the main binary also the warm rescans (kept in $warm).
+row() {
+  local name=$1 bin=$2 layout=$3 bytes=$4 floor=$5 inv inv_kib inv_cpu vuln=- vuln_kib=- vuln_cpu all=- all_kib=- all_cpu
+  read -r inv inv_kib inv_cpu < <(measure "$bin" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
+  if [[ $inv_only != *" ${name%% *} "* ]]; then
+    read -r vuln vuln_kib vuln_cpu < <(measure "$bin" image "$layout" --no-cache --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
+    read -r all all_kib all_cpu < <(measure "$bin" image "$layout" --no-cache --scanners vuln,secret,config --offline --db-path "$db" -q -o json=/dev/null)
+    if [ "$bin" = "$work/drydock" ]; then
+      # Warm: the layer cache holds every layer (filled by one scan first).
+      local lc="$work/cache-$name" winv winv_cpu wvuln wvuln_cpu
+      "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
+      read -r winv _ winv_cpu < <(measure "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
+      read -r wvuln _ wvuln_cpu < <(measure "$bin" image "$layout" --cache-dir "$lc" --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
+      warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
+    fi
+  fi
+  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" -v a="$all" -v am="$all_kib" 'BEGIN {
+    printf "%-21s %9.0f %9.2f %8.2f %9.2fx %8.0f ", n, b/1e6, f, i, i/f, im/1024
+    if (v == "-") printf "%8s %10s %8s %8s %8s %8s %8s\n", "-", "-", "-", "-", "-", "-", "-"
+    else printf "%8.2f %9.2fx %8.0f %7.0f%% %8.2f %8.0f %7.0f%%\n", v, v/f, vm/1024, (v-i)/i*100, a, am/1024, (a-v)/v*100 }'
+}
+
 export -f decompress layers
 warm=()
-printf '\n%-16s %9s %9s %8s %10s %8s %8s %10s %8s %8s %8s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+ all_s all_MB kinds+
+printf '\n%-21s %9s %9s %8s %10s %8s %8s %10s %8s %8s %8s %8s %8s\n' image uncomp_MB floor_s inv_s inv/floor inv_MB vuln_s vuln/floor vuln_MB match+ all_s all_MB kinds+
 for entry in "${images[@]}"; do
   name=${entry%%=*}; layout=${entry#*=}
   [ -f "$layout/index.json" ] || { echo "bench: no OCI layout at $layout" >&2; exit 2; }
   bytes=$(decompress "$layout" | wc -c)
   read -r floor _ < <(measure bash -c "decompress '$layout' >/dev/null")
-  read -r inv inv_kib inv_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
-  read -r vuln vuln_kib vuln_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
-  read -r all all_kib all_cpu < <(measure "$work/drydock" image "$layout" --no-cache --scanners vuln,secret,config --offline --db-path "$db" -q -o json=/dev/null)
-  # Warm: the layer cache holds every layer (filled by one scan first).
-  lc="$work/cache-$name"
-  "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
-  read -r winv _ winv_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
-  read -r wvuln _ wvuln_cpu < <(measure "$work/drydock" image "$layout" --cache-dir "$lc" --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
-  warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
-  awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" -v a="$all" -v am="$all_kib" 'BEGIN {
-    printf "%-16s %9.0f %9.2f %8.2f %9.2fx %8.0f %8.2f %9.2fx %8.0f %7.0f%% %8.2f %8.0f %7.0f%%\n", n, b/1e6, f, i, i/f, im/1024, v, v/f, vm/1024, (v-i)/i*100, a, am/1024, (a-v)/v*100 }'
+  row "$name" "$work/drydock" "$layout" "$bytes" "$floor"
+  if [ -n "$baseline" ]; then
+    row "$name (base)" "$baseline" "$layout" "$bytes" "$floor"
+  fi
 done
 size=$(stat -c %s "$db")
 echo
 echo "vulnerability database: import of $vulndata ${import_s}s, file $(awk -v s="$size" 'BEGIN {printf "%.1f MiB", s/1048576}')"
-echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: --scanners vuln (warm DB);"
+echo "floor: gzip -dc/zstd -dc of every layer, one after another; inv: drydock --scanners none; vuln: --scanners vuln (warm DB; - : inventory only);"
 echo "all: --scanners vuln,secret,config (secrets in every file of every layer, config, history and file checks); kinds+: all over vuln"
 echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%, kinds+ <= 25%"
 

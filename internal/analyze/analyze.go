@@ -19,7 +19,7 @@ import (
 // its entries by it, so whoever changes what a LayerResult holds, or what
 // the walker puts into one, bumps it and every cached layer is analysed
 // again.
-const ResultSchema = 1
+const ResultSchema = 2
 
 // Analyzer extracts facts from the files it asks for.
 type Analyzer interface {

@@ -27,8 +27,14 @@ type LayerFileError struct {
 	LayerDiffID string
 }
 
+// Error names the layer and the path, quoted (Go syntax), so that a name
+// that is not valid UTF-8 or holds control characters is shown byte for
+// byte and cannot forge output.
 func (e LayerFileError) Error() string {
-	return fmt.Sprintf("layer %d (%s): %s: %s: %s", e.Layer, e.LayerDiffID, e.Path, e.Analyzer, e.Err)
+	if e.Analyzer == "" {
+		return fmt.Sprintf("layer %d (%s): %q: %s", e.Layer, e.LayerDiffID, e.Path, e.Err)
+	}
+	return fmt.Sprintf("layer %d (%s): %q: %s: %s", e.Layer, e.LayerDiffID, e.Path, e.Analyzer, e.Err)
 }
 
 // surviving is one analyzer result whose file is in the final file system.
@@ -65,7 +71,7 @@ func Merge(results []*LayerResult, layers []inventory.Layer) *Merged {
 	}
 
 	m.Inventory.OS = mergeOS(v, live)
-	hist := newHistory(results)
+	hist := newHistory(results, v)
 	var pkgs []inventory.Package
 	owned := map[string][]string{}    // ownerKey → files
 	licences := map[string][]string{} // type\x00name → licences
@@ -163,87 +169,47 @@ func canonical(v *View, abs string, memo map[string]string) string {
 // debDocAliases gives packages whose /usr/share/doc/<name> is a symlink
 // to another package's documentation that package's licences.
 func debDocAliases(v *View, licences map[string][]string) {
-	docs := v.lookup("usr/share/doc")
-	if docs == nil {
-		return
-	}
-	for name, n := range docs.children {
-		if n.entry == nil || n.entry.Type != EntrySymlink {
-			continue
-		}
+	v.Symlinks("usr/share/doc", func(name, _ string) {
 		if _, ok := licences[inventory.TypeDeb+"\x00"+name]; ok {
-			continue
+			return
 		}
 		target, err := v.Resolve("usr/share/doc/" + name)
 		if err != nil {
-			continue
+			return
 		}
 		if other, ok := strings.CutPrefix(target, "usr/share/doc/"); ok && !strings.Contains(other, "/") {
 			if l, ok := licences[inventory.TypeDeb+"\x00"+other]; ok {
 				licences[inventory.TypeDeb+"\x00"+name] = l
 			}
 		}
-	}
+	})
 }
 
 // history answers "since which layer has this file listed this package".
 type history struct {
 	results []*LayerResult
-	// byPath[path] lists, per layer, the results for that path and whether
-	// the layer wrote or deleted it.
-	written map[string][]int // path → layers that wrote it (ascending)
-	deleted []func(p string) bool
+	view    *View
 }
 
-func newHistory(results []*LayerResult) *history {
-	h := &history{results: results, written: map[string][]int{}}
-	wanted := map[string]bool{}
-	for _, lr := range results {
-		for _, fr := range lr.Files {
-			wanted[fr.Path] = true
-		}
-	}
-	for i, lr := range results {
-		for _, e := range lr.Entries {
-			if wanted[e.Path] {
-				if w := h.written[e.Path]; len(w) == 0 || w[len(w)-1] != i {
-					h.written[e.Path] = append(h.written[e.Path], i)
-				}
-			}
-		}
-		h.deleted = append(h.deleted, deletes(lr))
-	}
-	return h
+func newHistory(results []*LayerResult, v *View) *history {
+	return &history{results: results, view: v}
 }
 
-// deletes returns a predicate telling whether the layer deletes p from the
-// layers below it.
-func deletes(lr *LayerResult) func(p string) bool {
-	if len(lr.Whiteouts) == 0 && len(lr.Opaques) == 0 {
-		return func(string) bool { return false }
-	}
-	return func(p string) bool {
-		for _, w := range lr.Whiteouts {
-			if p == w || strings.HasPrefix(p, w+"/") {
-				return true
-			}
-		}
-		for _, o := range lr.Opaques {
-			if o == "" || strings.HasPrefix(p, o+"/") {
-				return true
-			}
-		}
-		return false
-	}
+// written reports whether layer j writes p.
+func (h *history) written(j int, p string) bool { return h.view.layers[j].index.Has(p) }
+
+// deleted reports whether layer j hides p from the layers below it.
+func (h *history) deleted(j int, p string) bool {
+	return h.view.layers[j].hides(hashPath(p), h.view.ancestors(p))
 }
 
 func (h *history) firstLayer(p, analyzer, key string, from int) int {
 	first := from
 	for j := from - 1; j >= 0; j-- {
-		if h.deleted[j+1](p) {
+		if h.deleted(j+1, p) {
 			break
 		}
-		if !slices.Contains(h.written[p], j) {
+		if !h.written(j, p) {
 			continue
 		}
 		if !h.lists(j, p, analyzer, key) {

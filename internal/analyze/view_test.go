@@ -1,9 +1,17 @@
 package analyze_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"path"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/drydockscan/drydock/internal/analyze"
+	it "github.com/drydockscan/drydock/internal/testutil/imagetest"
 )
 
 func entries(es ...analyze.Entry) []analyze.Entry { return es }
@@ -71,6 +79,270 @@ func TestViewResolve(t *testing.T) {
 		got, err := v.Resolve(tc.in)
 		if (err != nil) != tc.loop || got != tc.want {
 			t.Errorf("Resolve(%q) = %q, %v; want %q loop=%v", tc.in, got, err, tc.want, tc.loop)
+		}
+	}
+}
+
+// op is one entry of a generated layer.
+type op struct {
+	kind string // f, d, l, h, o (a fifo), w (whiteout), q (opaque directory)
+	path string // for w the deleted path, for q the directory
+	link string
+}
+
+// modelLayer is a layer as the overlay rules see it, computed from the
+// entries by a plain forward application, without hashes.
+type modelLayer struct {
+	final     map[string]string // path → type of the last entry, directories implied by entries below included
+	link      map[string]string // symlink path → target of the last one
+	whiteouts map[string]bool
+	opaques   map[string]bool
+}
+
+func ancestorsOf(p string) []string {
+	var out []string
+	for p != "" {
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			p = ""
+		} else {
+			p = p[:i]
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func newModelLayer(ops []op) modelLayer {
+	m := modelLayer{final: map[string]string{}, link: map[string]string{}, whiteouts: map[string]bool{}, opaques: map[string]bool{}}
+	for _, o := range ops {
+		marker := o.path
+		switch o.kind {
+		case "w":
+			m.whiteouts[o.path] = true
+		case "q":
+			marker = path.Join(o.path, ".wh..wh..opq")
+			m.opaques[o.path] = true
+		}
+		for _, a := range ancestorsOf(marker) {
+			if a != "" {
+				m.final[a] = "d"
+			}
+		}
+		switch o.kind {
+		case "w", "q":
+		case "l":
+			m.final[o.path] = "l"
+			m.link[o.path] = o.link
+		default:
+			m.final[o.path] = o.kind
+		}
+	}
+	return m
+}
+
+func nonDir(t string) bool { return t != "" && t != "d" }
+
+// has: the layer's own entry at p survives the layer's own later entries.
+func (m modelLayer) has(p string) bool {
+	if m.final[p] == "" {
+		return false
+	}
+	for _, a := range ancestorsOf(p) {
+		if nonDir(m.final[a]) {
+			return false
+		}
+	}
+	return true
+}
+
+// hides: the layer removes what the layers below hold at p.
+func (m modelLayer) hides(p string) bool {
+	if m.whiteouts[p] {
+		return true
+	}
+	for _, a := range ancestorsOf(p) {
+		if m.whiteouts[a] || m.opaques[a] || nonDir(m.final[a]) {
+			return true
+		}
+	}
+	return false
+}
+
+type modelEntry struct {
+	typ   string
+	layer int
+}
+
+func applyModel(layers []modelLayer) map[string]modelEntry {
+	state := map[string]modelEntry{}
+	for j, l := range layers {
+		next := map[string]modelEntry{}
+		for p, e := range state {
+			if l.final[p] == "" && !l.hides(p) {
+				next[p] = e
+			}
+		}
+		for p, typ := range l.final {
+			if l.has(p) {
+				next[p] = modelEntry{typ, j}
+			}
+		}
+		state = next
+	}
+	return state
+}
+
+func modelRemovedBy(layers []modelLayer, p string, i int) int {
+	for j := i + 1; j < len(layers); j++ {
+		l := layers[j]
+		if (l.final[p] != "" && !(l.final[p] == "d" && layers[i].final[p] == "d")) || l.hides(p) {
+			return j
+		}
+	}
+	return -1
+}
+
+// tarOf writes a generated layer as a tar, names spelt as an extractor
+// would see them.
+func tarOf(t *testing.T, ops []op) []byte {
+	var es []it.Entry
+	for _, o := range ops {
+		switch o.kind {
+		case "f":
+			es = append(es, it.File(o.path, "x"))
+		case "d":
+			es = append(es, it.Dir(o.path+"/"))
+		case "l":
+			es = append(es, it.Symlink(o.path, o.link))
+		case "h":
+			es = append(es, it.Hardlink(o.path, o.link))
+		case "o":
+			es = append(es, it.Entry{Name: o.path, Type: tar.TypeFifo, Mode: 0o644})
+		case "w":
+			es = append(es, it.File(path.Join(path.Dir(o.path), ".wh."+path.Base(o.path)), ""))
+		case "q":
+			es = append(es, it.File(path.Join(o.path, ".wh..wh..opq"), ""))
+		}
+	}
+	return it.Tar(t, es...)
+}
+
+// TestViewAgainstModel generates random layers over a small name space,
+// where every overlay rule meets every other, and compares the view built
+// from the walker's path indexes (and from hand-written results) with a
+// plain forward application of the rules.
+func TestViewAgainstModel(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	var space []string
+	for _, x := range names {
+		space = append(space, x)
+		for _, y := range names {
+			space = append(space, x+"/"+y)
+			for _, z := range names {
+				space = append(space, x+"/"+y+"/"+z)
+			}
+		}
+	}
+	// Cases the random ones may miss: a directory replaced by a file and
+	// turned back into a directory within one layer, in both orders.
+	fixed := [][][]op{
+		{{{kind: "f", path: "a/b"}, {kind: "f", path: "a"}, {kind: "f", path: "a/c"}}},
+		{{{kind: "f", path: "a/b/c"}, {kind: "l", path: "a/b", link: "x"}, {kind: "f", path: "a/b/a"}}},
+		{{{kind: "f", path: "a/b"}, {kind: "f", path: "a/c"}}, {{kind: "f", path: "a/b/c"}, {kind: "f", path: "a"}}},
+		{{{kind: "d", path: "a"}, {kind: "f", path: "a/b"}}, {{kind: "w", path: "a"}, {kind: "f", path: "a/c"}}},
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	kinds := []string{"f", "f", "f", "d", "d", "l", "h", "o", "w", "w", "q"}
+	for iter := 0; iter < 400+len(fixed); iter++ {
+		nLayers := 1 + rng.IntN(4)
+		if iter < len(fixed) {
+			nLayers = len(fixed[iter])
+		}
+		var ops [][]op
+		var results, handMade []*analyze.LayerResult
+		var model, handModel []modelLayer
+		for li := range nLayers {
+			var l []op
+			for range rng.IntN(10) {
+				o := op{kind: kinds[rng.IntN(len(kinds))], path: space[rng.IntN(len(space))]}
+				switch o.kind {
+				case "l", "h":
+					o.link = space[rng.IntN(len(space))]
+				case "q":
+					if rng.IntN(8) == 0 {
+						o.path = "" // the root made opaque
+					}
+				}
+				l = append(l, o)
+			}
+			if iter < len(fixed) {
+				l = fixed[iter][li]
+			}
+			ops = append(ops, l)
+			res, err := (&analyze.Walker{}).WalkTar(context.Background(), bytes.NewReader(tarOf(t, l)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			results = append(results, res)
+			hand := &analyze.LayerResult{}
+			for _, o := range l {
+				switch o.kind {
+				case "w":
+					hand.Whiteouts = append(hand.Whiteouts, o.path)
+				case "q":
+					hand.Opaques = append(hand.Opaques, o.path)
+				default:
+					hand.Entries = append(hand.Entries, analyze.Entry{Path: o.path, Type: map[string]string{"o": analyze.EntryOther}[o.kind] + strings.TrimPrefix(o.kind, "o"), Link: o.link})
+				}
+			}
+			handMade = append(handMade, hand)
+			model = append(model, newModelLayer(l))
+			// A hand-made result does not say in which order its entries,
+			// whiteouts and opaque directories came: they are read opaque
+			// directories first, then whiteouts, then entries.
+			order := map[string]int{"q": 0, "w": 1}
+			reordered := slices.Clone(l)
+			slices.SortStableFunc(reordered, func(a, b op) int {
+				oa, ok := order[a.kind]
+				if !ok {
+					oa = 2
+				}
+				ob, ok := order[b.kind]
+				if !ok {
+					ob = 2
+				}
+				return oa - ob
+			})
+			handModel = append(handModel, newModelLayer(reordered))
+		}
+		for _, tc := range []struct {
+			name   string
+			layers []*analyze.LayerResult
+			model  []modelLayer
+		}{{"walked", results, model}, {"hand-made", handMade, handModel}} {
+			name, layers, model := tc.name, tc.layers, tc.model
+			want := applyModel(model)
+			v := analyze.NewView(layers)
+			for _, p := range space {
+				e, layer, ok := v.Stat(p)
+				w, wok := want[p]
+				if ok != wok || (ok && (e.Type != w.typ || layer != w.layer)) {
+					t.Fatalf("%s layers %v: Stat(%s) = %v %d %v, want %+v %v", name, ops, p, e, layer, ok, w, wok)
+				}
+				if ok && e.Type == analyze.EntrySymlink && e.Link != model[layer].link[p] {
+					t.Fatalf("%s layers %v: %s links to %q, want %q", name, ops, p, e.Link, model[layer].link[p])
+				}
+				for i := range layers {
+					if model[i].final[p] == "" {
+						continue
+					}
+					j, removed := v.RemovedBy(p, i)
+					if wj := modelRemovedBy(model, p, i); j != wj || removed != (wj >= 0) {
+						t.Fatalf("%s layers %v: RemovedBy(%s, %d) = %d %v, want %d", name, ops, p, i, j, removed, wj)
+					}
+				}
+			}
 		}
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/drydockscan/drydock/internal/inventory"
 )
@@ -43,6 +45,18 @@ type Walker struct {
 	MemoryLimit int64
 	// MaxEntries caps the entries of one layer.
 	MaxEntries int
+	// KeepEntries keeps every entry of the layer whole (path, type, size,
+	// mode, link) in LayerResult.Entries, and whiteouts and opaque
+	// directories by name: for tools that show a layer's files. Scans
+	// leave it off: the result then holds every path only as a hash.
+	KeepEntries bool
+	// Keep, when set, names further entries to keep whole in every layer
+	// result besides the links: the ones checks of the final file system
+	// look at (files with special permission bits, package-manager
+	// caches, …). KeepName identifies the rule, for caches of layer
+	// results: change it whenever Keep keeps other entries.
+	Keep     func(p, typ string, mode fs.FileMode) bool
+	KeepName string
 	// TempDir holds spooled files ("" means the system default).
 	TempDir string
 	Logger  *slog.Logger
@@ -54,6 +68,10 @@ const (
 	DefaultMemoryLimit = 32 << 20
 	DefaultMaxEntries  = 2 << 20
 )
+
+// maxNameWarnings caps the warnings about odd names one layer reports one
+// by one; the rest are counted in one more warning.
+const maxNameWarnings = 16
 
 func (w *Walker) maxFileSize() int64 {
 	if w.MaxFileSize > 0 {
@@ -96,6 +114,32 @@ func CleanPath(name string) (string, error) {
 	return p, nil
 }
 
+// hasDotDot reports whether a slash-separated name has a ".." segment.
+func hasDotDot(name string) bool {
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+// oddName says why a name is worth a warning ("" when it is not): names
+// that are not valid UTF-8 or that hold control characters are kept and
+// analysed byte for byte, but JSON and terminals cannot show them as they
+// are.
+func oddName(p string) string {
+	if !utf8.ValidString(p) {
+		return "name is not valid UTF-8"
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return "name holds control characters"
+		}
+	}
+	return ""
+}
+
 // walk is the state of one layer walk.
 type walk struct {
 	w       *Walker
@@ -104,6 +148,10 @@ type walk struct {
 	started time.Time
 	// byPath indexes res.Files by path for hardlink duplication.
 	byPath map[string][]int
+	index  indexBuilder
+	// links are the indexes of the hard links in res.Entries.
+	links []int
+	odd   int
 }
 
 func (w *Walker) newWalk(ctx context.Context) *walk {
@@ -120,6 +168,7 @@ func (w *Walker) newWalk(ctx context.Context) *walk {
 // Errors name the offending entry; the caller adds the layer.
 func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*LayerResult, error) {
 	wk := w.newWalk(ctx)
+	defer wk.index.release()
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -136,8 +185,59 @@ func (w *Walker) WalkTar(ctx context.Context, r io.Reader) (*LayerResult, error)
 			return nil, err
 		}
 	}
+	return wk.finish(), nil
+}
+
+// count counts one entry against the cap and gives it its sequence number.
+func (wk *walk) count(p string) error {
+	wk.res.Stats.Entries++
+	if wk.res.Stats.Entries > wk.w.maxEntries() {
+		return fmt.Errorf("%w: more than %d entries", ErrLimit, wk.w.maxEntries())
+	}
+	if why := oddName(p); why != "" {
+		wk.odd++
+		if wk.odd <= maxNameWarnings {
+			wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/" + p, Err: why})
+		}
+	}
+	return nil
+}
+
+// keep records an entry in the index and, when it is needed by name,
+// whole.
+func (wk *walk) keep(e Entry) {
+	kind := kindOf(e.Type)
+	if kind == kindHardlink {
+		// Asked before the link itself is recorded: a link to itself has
+		// no target.
+		wk.index.linkTarget(e.Link)
+	}
+	wk.index.entry(e.Path, kind)
+	if wk.w.KeepEntries || kind == kindSymlink || kind == kindHardlink || (wk.w.Keep != nil && wk.w.Keep(e.Path, e.Type, fs.FileMode(e.Mode))) {
+		if kind == kindHardlink {
+			wk.links = append(wk.links, len(wk.res.Entries))
+		}
+		wk.res.Entries = append(wk.res.Entries, e)
+	}
+}
+
+// finish builds the layer's index and checks its hard links.
+func (wk *walk) finish() *LayerResult {
+	if wk.odd > maxNameWarnings {
+		wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/",
+			Err: fmt.Sprintf("%d more names are not valid UTF-8 or hold control characters", wk.odd-maxNameWarnings)})
+	}
+	found := map[pathHash][]bool{}
+	wk.res.Index = compact(wk.index.sorted(), found)
+	// Each link's target question was answered in archive order.
+	for _, i := range wk.links {
+		e := &wk.res.Entries[i]
+		h := hashPath(e.Link)
+		e.LinkBelow = !found[h][0]
+		found[h] = found[h][1:]
+	}
 	wk.res.Stats.Duration = time.Since(wk.started)
-	return wk.res, nil
+	return wk.res
 }
 
 func (wk *walk) entry(hdr *tar.Header, tr io.Reader) error {
@@ -152,22 +252,13 @@ func (wk *walk) entry(hdr *tar.Header, tr io.Reader) error {
 	if p == "" {
 		return nil
 	}
-	wk.res.Stats.Entries++
-	if wk.res.Stats.Entries > wk.w.maxEntries() {
-		return fmt.Errorf("%w: more than %d entries", ErrLimit, wk.w.maxEntries())
+	if err := wk.count(p); err != nil {
+		return err
 	}
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		switch {
-		case base == whiteoutOpaque:
-			wk.res.Opaques = append(wk.res.Opaques, dir)
-		case strings.HasPrefix(base, whiteoutMeta):
-			// Other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) carries nothing.
-		default:
-			wk.res.Whiteouts = append(wk.res.Whiteouts, path.Join(dir, base[len(whiteoutPrefix):]))
-		}
-		return nil
+		return wk.whiteout(hdr.Name, p, dir, base)
 	}
 	e := Entry{Path: p, Mode: uint32(hdr.FileInfo().Mode())}
 	switch hdr.Typeflag {
@@ -187,12 +278,43 @@ func (wk *walk) entry(hdr *tar.Header, tr io.Reader) error {
 	default:
 		e.Type = EntryOther
 	}
-	wk.res.Entries = append(wk.res.Entries, e)
+	wk.keep(e)
 	switch e.Type {
 	case EntryFile:
 		return wk.offer(p, FileInfo{Size: hdr.Size, Mode: hdr.FileInfo().Mode()}, func() (io.Reader, error) { return tr, nil })
 	case EntryHardlink:
 		wk.linkResults(p, e.Link, hdr)
+	}
+	return nil
+}
+
+// whiteout records a whiteout marker. Its name must say plainly what it
+// deletes: a ".." anywhere in it, or a target that is empty, "." or "..",
+// means different things to different extractors (some delete the
+// parent directory) and is refused.
+func (wk *walk) whiteout(name, p, dir, base string) error {
+	if hasDotDot(name) {
+		return fmt.Errorf("entry %q: %w: whiteout name with a \"..\" segment", name, ErrUnsafePath)
+	}
+	switch {
+	case base == whiteoutOpaque:
+		wk.index.parents(p)
+		wk.index.add(dir, flagOpaque)
+		if wk.w.KeepEntries {
+			wk.res.Opaques = append(wk.res.Opaques, dir)
+		}
+	case strings.HasPrefix(base, whiteoutMeta):
+		// Other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs) carries nothing.
+	default:
+		target := base[len(whiteoutPrefix):]
+		if target == "" || target == "." || target == ".." {
+			return fmt.Errorf("entry %q: %w: whiteout of %q", name, ErrUnsafePath, target)
+		}
+		t := path.Join(dir, target)
+		wk.index.entry(t, flagWhiteout)
+		if wk.w.KeepEntries {
+			wk.res.Whiteouts = append(wk.res.Whiteouts, t)
+		}
 	}
 	return nil
 }
@@ -349,32 +471,58 @@ func (w *Walker) load(r io.Reader, size int64) (io.ReaderAt, func(), error) {
 }
 
 // WalkDir reads a directory tree as if it were one layer. Symbolic links
-// are recorded, never followed.
+// are recorded, never followed: every file is opened through an os.Root,
+// so nothing outside root is read even if the tree changes during the
+// walk. Names are taken byte for byte (a name that is not valid UTF-8 is
+// read like any other, with a warning); a directory that cannot be read
+// is a warning, and its content is missing from the result.
 func (w *Walker) WalkDir(ctx context.Context, root string) (*LayerResult, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 	wk := w.newWalk(ctx)
-	rootFS := os.DirFS(root)
-	err := fs.WalkDir(rootFS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/" + p, Err: err.Error()})
-			if d != nil && d.IsDir() && p != "." {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
+	defer wk.index.release()
+	if err := wk.dir(r, ""); err != nil {
+		return nil, err
+	}
+	return wk.finish(), nil
+}
+
+// dir walks one directory (relative to the root, "" for the root) in name
+// order.
+func (wk *walk) dir(r *os.Root, dir string) error {
+	name := dir
+	if name == "" {
+		name = "."
+	}
+	f, err := r.Open(name)
+	if err != nil {
+		wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/" + dir, Err: err.Error()})
+		return nil
+	}
+	ents, err := f.ReadDir(-1)
+	_ = f.Close()
+	if err != nil {
+		wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/" + dir, Err: err.Error()})
+	}
+	slices.SortFunc(ents, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	for _, d := range ents {
+		if err := wk.ctx.Err(); err != nil {
 			return err
 		}
-		if p == "." {
-			return nil
+		p := d.Name()
+		if dir != "" {
+			p = dir + "/" + p
 		}
 		info, err := d.Info()
 		if err != nil {
 			wk.res.Warnings = append(wk.res.Warnings, FileError{Path: "/" + p, Err: err.Error()})
-			return nil
+			continue
 		}
-		wk.res.Stats.Entries++
-		if wk.res.Stats.Entries > w.maxEntries() {
-			return fmt.Errorf("%w: more than %d entries", ErrLimit, w.maxEntries())
+		if err := wk.count(p); err != nil {
+			return err
 		}
 		e := Entry{Path: p, Mode: uint32(info.Mode())}
 		switch {
@@ -384,7 +532,7 @@ func (w *Walker) WalkDir(ctx context.Context, root string) (*LayerResult, error)
 		case info.IsDir():
 			e.Type = EntryDir
 		case info.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(root + "/" + p)
+			link, err := r.Readlink(p)
 			if err != nil {
 				return fmt.Errorf("reading link %q: %w", p, err)
 			}
@@ -392,28 +540,34 @@ func (w *Walker) WalkDir(ctx context.Context, root string) (*LayerResult, error)
 		default:
 			e.Type = EntryOther
 		}
-		wk.res.Entries = append(wk.res.Entries, e)
-		if e.Type != EntryFile {
-			return nil
+		wk.keep(e)
+		switch e.Type {
+		case EntryDir:
+			if err := wk.dir(r, p); err != nil {
+				return err
+			}
+		case EntryFile:
+			if err := wk.offerFile(r, p, info); err != nil {
+				return err
+			}
 		}
-		var opened *os.File
-		defer func() {
-			if opened != nil {
-				_ = opened.Close()
-			}
-		}()
-		return wk.offer(p, FileInfo{Size: info.Size(), Mode: info.Mode()}, func() (io.Reader, error) {
-			f, err := rootFS.Open(p)
-			if err != nil {
-				return nil, err
-			}
-			opened = f.(*os.File)
-			return f, nil
-		})
-	})
-	if err != nil {
-		return nil, err
 	}
-	wk.res.Stats.Duration = time.Since(wk.started)
-	return wk.res, nil
+	return nil
+}
+
+func (wk *walk) offerFile(r *os.Root, p string, info fs.FileInfo) error {
+	var opened *os.File
+	defer func() {
+		if opened != nil {
+			_ = opened.Close()
+		}
+	}()
+	return wk.offer(p, FileInfo{Size: info.Size(), Mode: info.Mode()}, func() (io.Reader, error) {
+		f, err := r.Open(p)
+		if err != nil {
+			return nil, err
+		}
+		opened = f
+		return f, nil
+	})
 }

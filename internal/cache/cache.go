@@ -81,9 +81,10 @@ func (in Inputs) Key(id string) Key {
 	b, _ := json.Marshal(struct {
 		Format int    `json:"format"`
 		Schema int    `json:"schema"`
+		Index  int    `json:"index"`
 		Inputs Inputs `json:"inputs"`
 		ID     string `json:"id"`
-	}{formatVersion, analyze.ResultSchema, in, id}) // map keys are sorted: canonical
+	}{formatVersion, analyze.ResultSchema, analyze.IndexFormat, in, id}) // map keys are sorted: canonical
 	sum := sha256.Sum256(b)
 	return Key(hex.EncodeToString(sum[:]))
 }
@@ -145,6 +146,9 @@ func (c *Cache) Get(ctx context.Context, key Key) (*Entry, bool) {
 		return nil, false
 	}
 	e, err := decode(raw, key)
+	if err == nil && e.Result != nil {
+		err = e.Result.Index.Check()
+	}
 	if err != nil {
 		c.log.Warn("layer cache entry corrupt, analysing the layer again", "store", c.store.String(), "key", string(key), "error", err)
 		return nil, false

@@ -245,6 +245,49 @@ func TestCorruptEntries(t *testing.T) {
 	}
 }
 
+// TestMalformedIndex checks that an entry whose checksum is right but
+// whose path index is not well formed (written by another build, or by
+// hand) is a miss: a bad index gives wrong answers about the image's
+// files, so it is never used.
+func TestMalformedIndex(t *testing.T) {
+	ctx := context.Background()
+	lr, diffID := layerResult(t, "hello")
+	if lr.Index.Len() < 2 {
+		t.Fatalf("layer index has %d paths, want several", lr.Index.Len())
+	}
+	for name, bad := range map[string]func(analyze.PathIndex) analyze.PathIndex{
+		"partial record": func(x analyze.PathIndex) analyze.PathIndex { return x[:len(x)-1] },
+		"out of order": func(x analyze.PathIndex) analyze.PathIndex {
+			y := append(analyze.PathIndex(nil), x[analyze.IndexRecordSize:2*analyze.IndexRecordSize]...)
+			y = append(y, x[:analyze.IndexRecordSize]...)
+			return append(y, x[2*analyze.IndexRecordSize:]...)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := cache.OpenFS(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w warnings
+			c := cache.New(s, w.logger())
+			key := inputs().Key(diffID)
+			bent := *lr
+			bent.Index = bad(lr.Index)
+			c.Put(ctx, key, &cache.Entry{Blob: diffID, DiffID: diffID, Result: &bent})
+			if _, ok := c.Get(ctx, key); ok {
+				t.Fatal("an entry with a malformed index was used")
+			}
+			if !strings.Contains(w.buf.String(), "malformed path index") {
+				t.Errorf("warning does not name the cause: %s", w.buf.String())
+			}
+			c.Put(ctx, key, &cache.Entry{Blob: diffID, DiffID: diffID, Result: lr})
+			if _, ok := c.Get(ctx, key); !ok {
+				t.Error("a well-formed entry is a miss")
+			}
+		})
+	}
+}
+
 // TestFSPruneOrder checks that pruning removes the least recently used
 // entries first, and everything unused for longer than the age limit.
 func TestFSPruneOrder(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"iter"
+	"path"
 	"slices"
 	"strings"
 
@@ -51,6 +52,29 @@ var caches = []cache{
 
 // sudoPaths are where sudo's binary lives.
 var sudoPaths = []string{"usr/bin/sudo", "bin/sudo", "usr/local/bin/sudo", "usr/sbin/sudo"}
+
+// KeepName names the Keep rule below for caches of layer results; change it
+// whenever Keep keeps other entries.
+const KeepName = "misconfig-files/1"
+
+// Keep reports whether the file checks (and the Dockerfile search of a
+// directory scan) need the entry at p, of type typ (analyze.EntryFile, …)
+// and mode: the layer walk keeps those whole and every other path only as
+// a hash.
+func Keep(p, _ string, mode fs.FileMode) bool {
+	if mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 || (mode.Perm()&0o002 != 0 && !inTemp(p)) {
+		return true
+	}
+	if slices.Contains(sudoPaths, p) || IsDockerfileName(path.Base(p)) {
+		return true
+	}
+	for _, c := range caches {
+		if strings.HasPrefix(p, c.dir+"/") {
+			return true
+		}
+	}
+	return false
+}
 
 // Files runs the file checks over the final file system. Only entries
 // still present fire: a setuid file a later layer deleted is not in the

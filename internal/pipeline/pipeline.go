@@ -135,7 +135,7 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	var dockerfiles []string
 	examine := func(results []*analyze.LayerResult, m *analyze.Merged) {
 		if o.Scanners.Secret {
-			out.Secrets = secret.Findings(results, m.Inventory.Layers)
+			out.Secrets = secret.Findings(results, m.Inventory.Layers, m.View.RemovedBy)
 		}
 		if o.Scanners.Config {
 			out.Misconfigurations = append([]finding.Misconfiguration{}, misconfig.Files(finalFiles(m.View))...)
@@ -144,7 +144,10 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 			}
 		}
 	}
-	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Cache: o.Cache, Logger: log, Examine: examine})
+	// The entries the file checks look at are kept whole whatever the
+	// scanners, so a layer's cached result does not depend on them.
+	walker := analyze.Walker{Keep: misconfig.Keep, KeepName: misconfig.KeepName}
+	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Walker: walker, Cache: o.Cache, Logger: log, Examine: examine})
 	if err != nil {
 		return nil, err
 	}

@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,11 +116,156 @@ func TestHostileImages(t *testing.T) {
 			want: []string{"layer 1", "/etc/cron.d/evil", "absolute"}, wantErr: analyze.ErrUnsafePath,
 		},
 		{
+			name: "whiteout of the parent directory",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File("etc/.wh...", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"etc/.wh..."`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "whiteout of the root's parent",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File(".wh...", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `".wh..."`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "whiteout of the directory itself",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File("etc/.wh..", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"etc/.wh.."`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "whiteout of nothing",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File("etc/.wh.", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"etc/.wh."`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "whiteout reached through a parent segment",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File("app/../.wh.etc", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"app/../.wh.etc"`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "opaque marker reached through a parent segment",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/x", "x"), it.File("app/../etc/.wh..wh..opq", ""))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"app/../etc/.wh..wh..opq"`}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
 			name: "hardlink out of the image",
 			build: func(t *testing.T) string {
 				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.Hardlink("app/passwd", "../../etc/passwd"))}, nil)
 			},
 			want: []string{"layer 1", "app/passwd"}, wantErr: analyze.ErrUnsafePath,
+		},
+		{
+			name: "hardlink to a file in no layer",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.Dir("app/"), it.Hardlink("app/shadow", "etc/shadow"))}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"/app/shadow"`, `"/etc/shadow"`}, wantErr: analyze.ErrLinkTarget,
+		},
+		{
+			name: "hardlink to a file a lower layer deleted",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("etc/.wh.os-release", "")),
+					it.GzipLayer(t, it.Hardlink("os-release", "etc/os-release"))}, nil)
+			},
+			want: []string{"layer 2", "sha256:", `"/os-release"`}, wantErr: analyze.ErrLinkTarget,
+		},
+		{
+			name: "hardlink before its target in the same layer",
+			build: func(t *testing.T) string {
+				return it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.Hardlink("b", "a"), it.File("a", "x"))}, nil)
+			},
+			want: []string{"layer 1", `"/b"`}, wantErr: analyze.ErrLinkTarget,
+		},
+		{
+			name: "layer with a config media type",
+			build: func(t *testing.T) string {
+				l := it.GzipLayer(t, it.File("app/a", "x"))
+				l.MediaType = "application/vnd.oci.image.config.v1+json"
+				return it.Layout(t, []it.Layer{baseLayer(t), l}, nil)
+			},
+			want: []string{"layer 1", "sha256:", `"application/vnd.oci.image.config.v1+json"`}, wantErr: source.ErrMediaType,
+		},
+		{
+			name: "layer with a manifest media type in an OCI archive",
+			build: func(t *testing.T) string {
+				l := it.GzipLayer(t, it.File("app/a", "x"))
+				l.MediaType = "application/vnd.oci.image.manifest.v1+json"
+				return "oci-archive:" + tarDir(t, it.Layout(t, []it.Layer{baseLayer(t), l}, nil))
+			},
+			want: []string{"layer 1", `"application/vnd.oci.image.manifest.v1+json"`}, wantErr: source.ErrMediaType,
+		},
+		{
+			name: "layer with an arbitrary media type",
+			build: func(t *testing.T) string {
+				l := baseLayer(t)
+				l.MediaType = "text/plain"
+				return it.Layout(t, []it.Layer{l}, nil)
+			},
+			want: []string{"layer 0", `"text/plain"`}, wantErr: source.ErrMediaType,
+		},
+		{
+			name: "layer with an arbitrary media type in a Docker 25 archive",
+			build: func(t *testing.T) string {
+				l := it.GzipLayer(t, it.File("app/a", "x"))
+				l.MediaType = "application/octet-stream"
+				return dockerArchive25(t, it.Layout(t, []it.Layer{baseLayer(t), l}, nil))
+			},
+			want: []string{"layer 1", `"application/octet-stream"`}, wantErr: source.ErrMediaType,
+		},
+		{
+			name: "unknown OCI layout version",
+			build: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{baseLayer(t)}, nil)
+				os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"2.0.0"}`), 0o644)
+				return dir
+			},
+			want: []string{`"2.0.0"`}, wantErr: source.ErrLayoutVersion,
+		},
+		{
+			name: "unknown OCI layout version in an OCI archive",
+			build: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{baseLayer(t)}, nil)
+				os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.1.0"}`), 0o644)
+				return tarDir(t, dir)
+			},
+			want: []string{`"1.1.0"`}, wantErr: source.ErrLayoutVersion,
+		},
+		{
+			name: "unknown OCI layout version in a Docker 25 archive",
+			build: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{baseLayer(t)}, nil)
+				os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"9"}`), 0o644)
+				return dockerArchive25(t, dir)
+			},
+			want: []string{`"9"`}, wantErr: source.ErrLayoutVersion,
+		},
+		{
+			name: "malformed oci-layout",
+			build: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{baseLayer(t)}, nil)
+				os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":1}`), 0o644)
+				return dir
+			},
+			want: []string{"oci-layout is malformed"}, wantErr: source.ErrLayoutVersion,
+		},
+		{
+			name: "missing oci-layout",
+			build: func(t *testing.T) string {
+				dir := it.Layout(t, []it.Layer{baseLayer(t)}, nil)
+				os.Remove(filepath.Join(dir, "oci-layout"))
+				return dir
+			},
+			want: []string{"no oci-layout file"}, wantErr: source.ErrLayoutVersion,
 		},
 		{
 			name: "gzip bomb",
@@ -278,6 +425,152 @@ func TestNothingWrittenOutside(t *testing.T) {
 		entries, _ := os.ReadDir(d)
 		for _, e := range entries {
 			t.Errorf("%s: left %s behind", d, e.Name())
+		}
+	}
+}
+
+// tarDir packs a directory (an OCI layout) into a tar file.
+func tarDir(t *testing.T, dir string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "image.tar")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	if err := tw.AddFS(os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// dockerArchive25 turns an OCI layout written by imagetest into a docker
+// save archive as Docker 25 and later write it: the OCI layout plus a
+// manifest.json that names the config and layer blobs.
+func dockerArchive25(t *testing.T, dir string) string {
+	t.Helper()
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	readJSON(t, filepath.Join(dir, "index.json"), &idx)
+	var m struct {
+		Config struct{ Digest string }   `json:"config"`
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	readJSON(t, it.BlobPath(dir, idx.Manifests[0].Digest), &m)
+	blob := func(d string) string { return "blobs/sha256/" + strings.TrimPrefix(d, "sha256:") }
+	entry := map[string]any{"Config": blob(m.Config.Digest), "RepoTags": []string{"hostile/image:latest"}}
+	var layers []string
+	for _, l := range m.Layers {
+		layers = append(layers, blob(l.Digest))
+	}
+	entry["Layers"] = layers
+	b, _ := json.Marshal([]any{entry})
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return "docker-archive:" + tarDir(t, dir)
+}
+
+func readJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+}
+
+// TestHostileHelpersReadValidImages checks that the archives the hostile
+// cases are built from are read when nothing is wrong with them, so that
+// each case fails for its own reason.
+func TestHostileHelpersReadValidImages(t *testing.T) {
+	ctx := context.Background()
+	base := it.Layout(t, []it.Layer{baseLayer(t), it.GzipLayer(t, it.File("app/a", "x"), it.Hardlink("app/os-release", "etc/os-release"))}, nil)
+	for _, target := range []string{base, "oci-archive:" + tarDir(t, base), dockerArchive25(t, base)} {
+		img, err := source.Open(ctx, target, source.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		res, err := scan.Image(ctx, img, scan.Options{Analyzers: analyzers.For(analyze.ModeImage)})
+		img.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		if len(res.Inventory.Packages) != 1 || res.Inventory.OS == nil || len(res.Inventory.Layers) != 2 {
+			t.Errorf("%s: inventory %+v", target, res.Inventory)
+		}
+	}
+}
+
+// TestOddNamesAreScanned scans an image and a directory whose file names
+// are not valid UTF-8: the scan goes on, the packages under those names
+// are found with their names byte for byte, and each odd name is a warning
+// naming its layer.
+func TestOddNamesAreScanned(t *testing.T) {
+	ctx := context.Background()
+	pkgJSON := `{"name":"odd-pkg","version":"1.2.3"}`
+	list := "/usr/bin/hello\n/usr/share/doc/caf\xe9/README\n"
+	odd := it.GzipLayer(t,
+		it.Dir("app/node_modules/caf\xe9/"), it.File("app/node_modules/caf\xe9/package.json", pkgJSON),
+		it.Dir("var/lib/dpkg/info/"), it.File("var/lib/dpkg/info/hello.list", list),
+		it.File("app/line\nbreak", "x"))
+	dir := it.Layout(t, []it.Layer{baseLayer(t), odd}, nil)
+
+	root := t.TempDir()
+	for p, body := range map[string]string{
+		"etc/os-release": "ID=debian\nVERSION_ID=\"12\"\n", "var/lib/dpkg/status": goodStatus,
+		"app/node_modules/caf\xe9/package.json": pkgJSON, "var/lib/dpkg/info/hello.list": list, "app/line\nbreak": "x",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for target, layer := range map[string]int{dir: 1, "dir:" + root: 0} {
+		img, err := source.Open(ctx, target, source.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scan.Image(ctx, img, scan.Options{Analyzers: analyzers.For(analyze.ModeImage)})
+		img.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", target, err)
+		}
+		var found bool
+		for _, p := range res.Inventory.Packages {
+			if p.Name == "odd-pkg" {
+				found = p.Path == "/app/node_modules/caf\xe9/package.json"
+			}
+			if p.Name == "hello" && !slices.Contains(p.Files, "/usr/share/doc/caf\xe9/README") {
+				t.Errorf("%s: hello's files %q lack the odd name", target, p.Files)
+			}
+		}
+		if !found {
+			t.Errorf("%s: the package under an odd name was not found byte for byte: %+v", target, res.Inventory.Packages)
+		}
+		var warned []string
+		for _, w := range res.Warnings {
+			if w.Layer == layer {
+				warned = append(warned, w.Error())
+			}
+		}
+		for _, want := range []string{`"/app/node_modules/caf\xe9": name is not valid UTF-8`, `"/app/line\nbreak": name holds control characters`} {
+			if !slices.ContainsFunc(warned, func(w string) bool {
+				return strings.Contains(w, want) && strings.HasPrefix(w, fmt.Sprintf("layer %d (", layer))
+			}) {
+				t.Errorf("%s: no warning %s in layer %d: %q", target, want, layer, warned)
+			}
 		}
 	}
 }

@@ -160,7 +160,15 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 	}
 
+	// The merge asks only about what was found: the rest of each layer's
+	// path index can go before it.
+	analyze.Prune(results)
 	m := analyze.Merge(results, layers)
+	// A hard link whose target no layer holds is a crafted image: no
+	// extractor would produce the file system the merge describes.
+	if err := m.View.CheckLinks(); err != nil {
+		return nil, err
+	}
 	if opts.Examine != nil {
 		opts.Examine(results, m)
 	}
@@ -186,7 +194,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	}
 	res.Stats.Duration = time.Since(start)
 	for _, w := range m.Warnings {
-		log.Warn("file not analysed", "layer", w.Layer, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
+		log.Warn("layer warning", "layer", w.Layer, "diff_id", w.LayerDiffID, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
 	}
 	if len(m.Errors) > 0 {
 		var msgs []string
@@ -249,6 +257,15 @@ func cacheInputs(opts Options, w *analyze.Walker) cache.Inputs {
 	in.Limits["layer.ratio_floor"] = opts.Limits.RatioFloor
 	in.Limits["walk.max_file_size"] = orDefault(w.MaxFileSize, analyze.DefaultMaxFileSize)
 	in.Limits["walk.max_entries"] = orDefault(int64(w.MaxEntries), analyze.DefaultMaxEntries)
+	if w.Keep != nil || w.KeepEntries {
+		if in.Options == nil {
+			in.Options = map[string]string{}
+		}
+		in.Options["walk.keep"] = w.KeepName
+		if w.KeepEntries {
+			in.Options["walk.keep"] = "all"
+		}
+	}
 	return in
 }
 
@@ -305,16 +322,6 @@ func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.La
 		}
 	}
 	return e.Result
-}
-
-// hashBlob computes the digest of a local blob as stored.
-func hashBlob(l source.Layer) (string, error) {
-	rc, err := l.Open()
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	return layerio.Digest(rc)
 }
 
 // verifyBlob returns the digest of a local blob's bytes. A blob held in a

@@ -36,6 +36,10 @@ func openOCILayout(p, ref string, opts Options) (*Image, error) {
 		img.Kind = KindOCIArchive
 		img.closers = append(img.closers, t)
 	}
+	if err := checkOCILayout(l.fsys); err != nil {
+		img.Close()
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
 	idx, err := l.index()
 	if err != nil {
 		img.Close()
@@ -130,15 +134,34 @@ func openDockerArchive(p, tag string, _ Options) (*Image, error) {
 			history = append(history, h)
 		}
 	}
+	var digests []v1.Hash
+	for _, lp := range d.Layers {
+		member := path.Clean("/" + lp)[1:]
+		var h v1.Hash
+		if mm := digestName.FindStringSubmatch(member); mm != nil && strings.Contains(member, "blobs/") {
+			h = v1.Hash{Algorithm: "sha256", Hex: mm[1]}
+		}
+		digests = append(digests, h)
+	}
+	ociTypes, err := ociLayerTypes(t, p, d.Config, digests)
+	if err != nil {
+		return fail(err)
+	}
 	for i, lp := range d.Layers {
 		member := path.Clean("/" + lp)[1:]
 		st, err := fs.Stat(t, member)
 		if err != nil {
 			return fail(fmt.Errorf("layer %d: %w", i, err))
 		}
-		lay := Layer{Index: i, DiffID: cf.RootFS.DiffIDs[i], Size: st.Size(), MediaType: "application/vnd.docker.image.rootfs.diff.tar"}
-		if mm := digestName.FindStringSubmatch(member); mm != nil && strings.Contains(member, "blobs/") {
-			lay.Digest = v1.Hash{Algorithm: "sha256", Hex: mm[1]}
+		lay := Layer{Index: i, DiffID: cf.RootFS.DiffIDs[i], Digest: digests[i], Size: st.Size(), MediaType: "application/vnd.docker.image.rootfs.diff.tar"}
+		if src, ok := d.LayerSources[lay.DiffID]; ok {
+			lay.MediaType = string(src.MediaType)
+		}
+		if ociTypes != nil {
+			lay.MediaType = ociTypes[i]
+		}
+		if err := checkLayerMediaType(i, lay.DiffID, lay.Digest, lay.MediaType); err != nil {
+			return fail(err)
 		}
 		if i < len(history) {
 			lay.CreatedBy = history[i].CreatedBy
@@ -153,6 +176,83 @@ func openDockerArchive(p, tag string, _ Options) (*Image, error) {
 		img.Layers = append(img.Layers, lay)
 	}
 	return img, nil
+}
+
+// ociLayerTypes returns the layers' media types from the OCI manifest of a
+// docker archive that holds an OCI layout too (docker save of Docker 25
+// and later): nil when it has no oci-layout file or no manifest of the
+// image whose config is the member config. The layout's version is
+// checked like any OCI layout's; an OCI manifest of this image that
+// lists other layers than manifest.json is refused.
+func ociLayerTypes(t *tarFS, name, config string, digests []v1.Hash) ([]string, error) {
+	if _, ok := t.entries["oci-layout"]; !ok {
+		return nil, nil
+	}
+	if err := checkOCILayout(t); err != nil {
+		return nil, err
+	}
+	mm := digestName.FindStringSubmatch(path.Clean("/" + config)[1:])
+	if mm == nil {
+		return nil, nil
+	}
+	want := v1.Hash{Algorithm: "sha256", Hex: mm[1]}
+	l := &ociLayout{fsys: t, name: name}
+	idx, err := l.index()
+	if err != nil {
+		return nil, err
+	}
+	m, err := findManifest(l, idx, want, 0)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	if len(m.Layers) != len(digests) {
+		return nil, fmt.Errorf("manifest.json lists %d layers, the OCI manifest of the same image %d", len(digests), len(m.Layers))
+	}
+	types := make([]string, len(m.Layers))
+	for i, desc := range m.Layers {
+		if digests[i] != (v1.Hash{}) && desc.Digest != digests[i] {
+			return nil, fmt.Errorf("layer %d: manifest.json names blob %s, the OCI manifest of the same image %s", i, digests[i], desc.Digest)
+		}
+		types[i] = string(desc.MediaType)
+	}
+	return types, nil
+}
+
+// findManifest looks through an OCI layout's index (and the indexes it
+// nests) for the image manifest whose config is config.
+func findManifest(l *ociLayout, idx *layoutIndex, config v1.Hash, depth int) (*v1.Manifest, error) {
+	if depth > maxIndexDepth {
+		return nil, fmt.Errorf("image indexes nested deeper than %d", maxIndexDepth)
+	}
+	for _, d := range idx.im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			raw, err := l.readVerified(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			child, err := l.newIndex(raw)
+			if err != nil {
+				return nil, err
+			}
+			if m, err := findManifest(l, child, config, depth+1); m != nil || err != nil {
+				return m, err
+			}
+		case d.MediaType.IsImage():
+			raw, err := l.readVerified(d.Digest)
+			if err != nil {
+				return nil, err
+			}
+			m, err := v1.ParseManifest(bytes.NewReader(raw))
+			if err != nil {
+				return nil, fmt.Errorf("%s: manifest %s: %w", l.name, d.Digest, err)
+			}
+			if m.Config.Digest == config {
+				return m, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 func pickArchiveImage(m tarball.Manifest, tag string) (*tarball.Descriptor, error) {

@@ -81,7 +81,7 @@ func verifyBytes(b []byte, h v1.Hash) error {
 }
 
 // index returns the layout's top-level index.
-func (l *ociLayout) index() (v1.ImageIndex, error) {
+func (l *ociLayout) index() (*layoutIndex, error) {
 	f, err := l.fsys.Open("index.json")
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
@@ -185,5 +185,12 @@ func (b *layoutBlob) Descriptor() (*v1.Descriptor, error) { return &b.desc, nil 
 // OpenIndex returns the top-level index of an OCI layout directory.
 func OpenIndex(dir string) (v1.ImageIndex, error) {
 	l := &ociLayout{fsys: os.DirFS(dir), name: dir}
-	return l.index()
+	if err := checkOCILayout(l.fsys); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	idx, err := l.index()
+	if err != nil {
+		return nil, err
+	}
+	return idx, nil
 }

@@ -14,7 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
@@ -233,3 +236,34 @@ func TestPlainHTTPRefusedOffLoopback(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRegistryLayerMediaType refuses an image whose manifest lists a blob
+// of another kind as a layer.
+func TestRegistryLayerMediaType(t *testing.T) {
+	corpus := analyzetest.Corpus(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	img, err := source.Open(context.Background(), filepath.Join(corpus, "edge-layers", "oci"), source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	layers, err := img.Image.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range []types.MediaType{types.OCIConfigJSON, types.OCIManifestSchema1, "application/x-anything"} {
+		bad, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layers[0]}, mutate.Addendum{Layer: layers[1], MediaType: mt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad = mutate.MediaType(bad, types.OCIManifestSchema1)
+		ref, _ := name.ParseReference(reg.Host + "/hostile/media-type:" + strings.NewReplacer("/", "-", ".", "-", "+", "-").Replace(string(mt)))
+		if err := remote.Write(ref, bad); err != nil {
+			t.Fatalf("push: %v", err)
+		}
+		_, err = source.Open(context.Background(), ref.String(), source.Options{})
+		if !errors.Is(err, source.ErrMediaType) || !strings.Contains(err.Error(), "layer 1 (sha256:") || !strings.Contains(err.Error(), string(mt)) {
+			t.Errorf("%s: error %v, want ErrMediaType naming layer 1", mt, err)
+		}
+	}
+}

@@ -230,10 +230,15 @@ func detect(target string) (Kind, string, error) {
 		return KindRegistry, target, nil
 	}
 	if st.IsDir() {
+		// An OCI layout has an oci-layout file; a directory with an
+		// index.json and blobs/ but none is a broken layout, which opening
+		// it as one reports. Anything else is a root file system.
 		if _, err := os.Stat(p + "/oci-layout"); err == nil {
 			return KindOCI, target, nil
 		}
-		if _, err := os.Stat(p + "/index.json"); err == nil {
+		_, errIndex := os.Stat(p + "/index.json")
+		_, errBlobs := os.Stat(p + "/blobs")
+		if errIndex == nil && errBlobs == nil {
 			return KindOCI, target, nil
 		}
 		return KindDir, target, nil
@@ -293,7 +298,13 @@ func fill(img *Image, open func(i int, l v1.Layer, d v1.Hash) func() (io.ReadClo
 		if err != nil {
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
-		mt, _ := l.MediaType()
+		mt, err := l.MediaType()
+		if err != nil {
+			return fmt.Errorf("layer %d (%s): %w", i, cf.RootFS.DiffIDs[i], err)
+		}
+		if err := checkLayerMediaType(i, cf.RootFS.DiffIDs[i], d, string(mt)); err != nil {
+			return err
+		}
 		size, _ := l.Size()
 		lay := Layer{Index: i, DiffID: cf.RootFS.DiffIDs[i], Digest: d, MediaType: string(mt), Size: size, Open: open(i, l, d)}
 		if i < len(history) {

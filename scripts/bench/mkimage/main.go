@@ -1,11 +1,14 @@
-// Command mkimage turns a root file-system tar (as mmdebstrap writes it)
-// into an OCI image layout with the file system split over several gzip
-// layers, for the benchmark script; with -base it instead makes an image
-// that is a base layout's image plus one new gzip layer from a tar, the
-// base layers' blobs unchanged (as a rebuild on a cached base would).
+// Command mkimage makes OCI image layouts for the benchmark script: it
+// turns a root file-system tar (as mmdebstrap writes it) into an image
+// with the file system split over several gzip layers; with -base it
+// instead makes an image that is a base layout's image plus one new gzip
+// layer from a tar, the base layers' blobs unchanged (as a rebuild on a
+// cached base would); with -generate it makes an image of many small
+// files.
 //
 //	mkimage -layers 4 rootfs.tar out-layout
 //	mkimage -base base-layout layer.tar out-layout
+//	mkimage -generate 1000000 -layers 1 out-layout
 package main
 
 import (
@@ -27,16 +30,19 @@ import (
 func main() {
 	layers := flag.Int("layers", 4, "number of layers to split the file system into")
 	base := flag.String("base", "", "OCI layout whose image the new layer is added to")
+	files := flag.Int("generate", 0, "generate an image of this many entries instead of reading a root file system")
 	flag.Parse()
-	if flag.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: mkimage [-layers N] ROOTFS.tar OUT-LAYOUT\n       mkimage -base BASE-LAYOUT LAYER.tar OUT-LAYOUT")
-		os.Exit(2)
-	}
 	var err error
-	if *base != "" {
+	switch {
+	case *files > 0 && flag.NArg() == 1:
+		err = runGenerate(*files, flag.Arg(0), *layers)
+	case *files == 0 && *base != "" && flag.NArg() == 2:
 		err = extend(*base, flag.Arg(0), flag.Arg(1))
-	} else {
+	case *files == 0 && flag.NArg() == 2:
 		err = run(flag.Arg(0), flag.Arg(1), *layers)
+	default:
+		fmt.Fprintln(os.Stderr, "usage: mkimage [-layers N] ROOTFS.tar OUT-LAYOUT\n       mkimage -base BASE-LAYOUT LAYER.tar OUT-LAYOUT\n       mkimage -generate ENTRIES [-layers N] OUT-LAYOUT")
+		os.Exit(2)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkimage:", err)
@@ -50,6 +56,19 @@ func run(rootfs, out string, n int) error {
 		return err
 	}
 	chunk := st.Size()/int64(max(n, 1)) + 1
+	return build(out, func(tmp string) ([]string, error) { return split(rootfs, tmp, chunk) })
+}
+
+func runGenerate(files int, out string, layers int) error {
+	if layers < 1 || files < 100*layers {
+		return fmt.Errorf("-generate needs at least 100 entries per layer")
+	}
+	return build(out, func(tmp string) ([]string, error) { return generate(tmp, files, layers) })
+}
+
+// build writes the layer files that makeLayers leaves in a temporary
+// directory next to out as an OCI layout at out.
+func build(out string, makeLayers func(tmp string) ([]string, error)) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -58,7 +77,7 @@ func run(rootfs, out string, n int) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	paths, err := split(rootfs, tmp, chunk)
+	paths, err := makeLayers(tmp)
 	if err != nil {
 		return err
 	}
