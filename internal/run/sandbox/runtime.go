@@ -135,6 +135,15 @@ func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, err
 
 func (c *Container) wait() {
 	defer close(c.exited)
+	// A ptrace tracer in this process traces the init, which is this
+	// process's child: the kernel reports the init's ptrace stops to every
+	// wait of this process, not only to the tracer's thread, and a wait
+	// here would take them from the tracer (the init would stay stopped).
+	// So wait for the exit on a pidfd first, and reap only then.
+	if pfd, err := unix.PidfdOpen(c.Pid, 0); err == nil {
+		pollExit(pfd)
+		unix.Close(pfd)
+	}
 	st, err := c.proc.Wait()
 	if err != nil {
 		// Not our child (no subreaper): poll until it is gone.
@@ -150,6 +159,18 @@ func (c *Container) wait() {
 		c.status = Exit{Code: 128 + int(ws.Signal()), Signal: unix.SignalName(ws.Signal())}
 	default:
 		c.status = Exit{Code: ws.ExitStatus()}
+	}
+}
+
+// pollExit returns when the process of pidfd has exited (it is a zombie,
+// or reaped already).
+func pollExit(pfd int) {
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == nil || !errors.Is(err, unix.EINTR) {
+			return
+		}
 	}
 }
 

@@ -314,6 +314,10 @@ func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
 		s.execed(th, former)
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_EXIT:
+		if th.tid == th.tgid && ownChild(tid) {
+			s.detachExiting(th)
+			return
+		}
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_SECCOMP:
 		// a seccomp SECCOMP_RET_TRACE trap: the call's entry
@@ -335,6 +339,33 @@ func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
 	default:
 		s.resume(tid, 0)
 	}
+}
+
+// ownChild says whether a process's real parent is this process (a
+// container init handed over through a child subreaper, a child started
+// with os/exec).
+func ownChild(pid int) bool {
+	st, err := readStatus(pid)
+	return err == nil && st.ppid == os.Getpid()
+}
+
+// detachExiting lets go of a process of our own at its exit stop. Its
+// parent (this process) waits for it and needs its status; but when the
+// tracer is in the real parent's thread group, the kernel lets the
+// tracer's wait reap the tracee outright, and the parent's wait would find
+// nothing. The status comes from the exit event's message instead.
+func (s *ptraceSession) detachExiting(th *pthread) {
+	msg, err := unix.PtraceGetEventMsg(th.tid)
+	if derr := unix.PtraceDetach(th.tid); derr != nil {
+		s.resume(th.tid, 0) // gone meanwhile: its exit is reported as usual
+		return
+	}
+	if err != nil {
+		s.threadGone(th, nil)
+		return
+	}
+	ws := unix.WaitStatus(msg)
+	s.threadGone(th, &ws)
 }
 
 // newThread registers a thread or process the kernel attached for us

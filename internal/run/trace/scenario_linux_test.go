@@ -399,9 +399,11 @@ func runHelperMode(t *testing.T, tr Tracer, dir string, goHelper, seccomp bool) 
 		pw.Write([]byte("go\n"))
 		pw.Close()
 	}, filepath.Join(bin, "cat"), filepath.Join(dir, "outside-marker"))
-	// The tracer may have reaped the tree already (its processes were its
-	// tracees); the exit event tells the status.
-	_ = cmd.Wait()
+	// The traced root is this process's child: its parent, not the
+	// tracer, reaps it and reads its status (the scenario exits 0).
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("%s: the parent's wait for the traced root: %v", tr.Name(), err)
+	}
 	if stderr.Len() > 0 {
 		t.Logf("scenario stderr: %s", stderr.String())
 	}
