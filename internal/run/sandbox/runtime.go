@@ -80,8 +80,10 @@ var subreaperErr error
 // Create creates the container of bundle and returns when its init
 // process exists. drydock becomes a child subreaper (a process-wide
 // setting) so that the init process, once the runtime has handed it over,
-// is drydock's child and its exit status can be read.
-func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, error) {
+// is drydock's child and its exit status can be read. gate, when not nil,
+// is the Gate whose hook the bundle's config.json holds: its Attach is
+// called while the init waits there.
+func Create(ctx context.Context, rt Runtime, id, bundle string, gate *Gate) (*Container, error) {
 	subreaperOnce.Do(func() {
 		subreaperErr = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	})
@@ -107,8 +109,21 @@ func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, err
 	cmd.Stdout = out.stdoutW
 	cmd.Stderr = out.stderrW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	runErr := cmd.Run()
+	var runErr, gateErr error
+	if gate == nil {
+		runErr = cmd.Run()
+	} else if runErr = cmd.Start(); runErr == nil {
+		exited := make(chan struct{})
+		waitErr := make(chan error, 1)
+		go func() { waitErr <- cmd.Wait(); close(exited) }()
+		gateErr = gate.run(ctx, exited)
+		runErr = <-waitErr
+	}
 	out.closeWriters()
+	if gateErr != nil && !errors.Is(gateErr, errGateNotReached) {
+		_ = rt.run(context.Background(), "delete", "--force", id)
+		return nil, fmt.Errorf("%s create: holding the container until it is traced: %w", rt.Name(), gateErr)
+	}
 	if runErr != nil {
 		msg := strings.TrimSpace(out.waitShort())
 		_ = rt.run(context.Background(), "delete", "--force", id)

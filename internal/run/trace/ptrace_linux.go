@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -30,9 +31,13 @@ type ptraceTracer struct{}
 
 func (ptraceTracer) Name() string { return "ptrace" }
 
-// newPtrace checks what ptrace needs: Linux 5.3 (PTRACE_GET_SYSCALL_INFO)
-// and a Yama policy that lets this process trace a process that is not
-// its child.
+// SeccompTrace says the tracer can use Target.SeccompTrace: a sandbox
+// that knows it traces with ptrace can trap only the traced calls.
+func (ptraceTracer) SeccompTrace() bool { return true }
+
+// newPtrace checks what ptrace needs: Linux 5.3 (PTRACE_GET_SYSCALL_INFO),
+// the ptrace system call not refused to this process, and a Yama policy
+// that lets this process trace a process that is not its child.
 func newPtrace() (Tracer, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
@@ -40,6 +45,12 @@ func newPtrace() (Tracer, error) {
 		if !kernelAtLeast(rel, 5, 3) {
 			return nil, unavailable("ptrace", "Linux 5.3 or later for PTRACE_GET_SYSCALL_INFO (this kernel is "+rel+")", nil)
 		}
+	}
+	// ptrace(2) itself may be refused to this process (a seccomp filter,
+	// a security module): a request about a pid that cannot exist gets
+	// ESRCH from the kernel, and something else when it is refused first.
+	if err := ptrace(unix.PTRACE_SEIZE, -1, 0, 0); !errors.Is(err, unix.ESRCH) {
+		return nil, unavailable("ptrace", "the ptrace system call is refused to this process (a seccomp filter or a security module)", err)
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); err == nil {
 		scope := strings.TrimSpace(string(b))
@@ -468,6 +479,11 @@ func (s *ptraceSession) syscallStop(th *pthread) {
 	switch info.Op {
 	case unix.PTRACE_SYSCALL_INFO_ENTRY, unix.PTRACE_SYSCALL_INFO_SECCOMP:
 		th.pending = nil
+		if info.Op == unix.PTRACE_SYSCALL_INFO_SECCOMP && info.RetDat != 0 {
+			// The filter refuses this call (with errno RetDat): skip it,
+			// whatever it is, and record the attempt below.
+			s.refuse(th, int(info.RetDat&0xffff))
+		}
 		if info.Arch != nativeArch || info.Nr >= maxSyscall {
 			return
 		}
@@ -485,6 +501,16 @@ func (s *ptraceSession) syscallStop(th *pthread) {
 			return // reported at PTRACE_EVENT_EXEC
 		}
 		s.exited(th, c)
+	}
+}
+
+// refuse skips the call a thread is stopped in at a seccomp trap, so that
+// it returns -errno as the profile wants. A call that cannot be skipped
+// must not run: the process is killed instead.
+func (s *ptraceSession) refuse(th *pthread, errno int) {
+	if err := skipSyscall(th.tid, errno); err != nil {
+		slog.Warn("a refused system call could not be skipped: killing the process", "tracer", "ptrace", "pid", th.tgid, "tid", th.tid, "err", err)
+		_ = unix.Tgkill(th.tgid, th.tid, unix.SIGKILL)
 	}
 }
 
