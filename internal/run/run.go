@@ -545,6 +545,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 			res.Warnings = append(res.Warnings, "listing the file changes: "+err.Error())
 		}
 	}
+	resolveExecOpens(root, res.Events)
 	for _, ev := range res.Events {
 		if ev.Kind == trace.KindExec && ev.Path != "" {
 			if _, ok := res.Setuid[ev.Path]; !ok {
@@ -566,10 +567,32 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 func fromProgram(evs []trace.Event) []trace.Event {
 	for i, e := range evs {
 		if e.Kind == trace.KindExec && e.Result >= 0 {
+			// The tracers report the program opened for exec just before
+			// the exec: it is the image's.
+			if i > 0 && evs[i-1].Kind == trace.KindOpen && evs[i-1].Access == trace.AccessExec && evs[i-1].PID == e.PID {
+				i--
+			}
 			return evs[i:]
 		}
 	}
 	return evs
+}
+
+// resolveExecOpens names, in the open event of each successful exec (the
+// program opened for exec), the file that really ran: the program's path
+// with its symbolic links resolved in the sandbox's root (python3 runs
+// /usr/bin/python3.11). The exec event keeps the path as the process named
+// it. The packages in use are then those of the files executed.
+func resolveExecOpens(root *os.Root, evs []trace.Event) {
+	for i := range evs {
+		e := &evs[i]
+		if e.Kind != trace.KindOpen || e.Access != trace.AccessExec || e.Result < 0 || !strings.HasPrefix(e.Path, "/") {
+			continue
+		}
+		if rp, err := rootfs.Resolve(root, strings.TrimPrefix(e.Path, "/")); err == nil && rp != "" && "/"+rp != e.Path {
+			e.Path = "/" + rp
+		}
+	}
 }
 
 // exitOf reads an exit event's result: the exit code, or 128+N for death
