@@ -40,6 +40,11 @@ type scanFlags struct {
 	scanners []string
 	osOwned  bool
 	gate     gateFlags
+
+	// runtimeEvents is a drydock run --events file; onlyInUse shows only
+	// the findings in packages that run used.
+	runtimeEvents string
+	onlyInUse     bool
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -64,6 +69,8 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.password, "password", "", "registry password (prefer DRYDOCK_PASSWORD)")
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
 		fs.StringSliceVar(&o.imageSrc, "image-src", nil, "where a bare NAME:TAG is looked for, in order: docker, podman, registry (default docker,podman,registry)")
+		fs.StringVar(&o.runtimeEvents, "runtime-events", "", "events FILE of a run of this image (drydock run --events): mark the packages it used and the findings in them in_use")
+		fs.BoolVar(&o.onlyInUse, "only-in-use", false, "show only findings in packages the run used (needs --runtime-events; like --severity, the gate counts what is shown)")
 	}
 	fs.StringSliceVar(&o.scanners, "scanners", []string{"vuln"}, "what to look for beyond the inventory: vuln, or none for the inventory only")
 	fs.BoolVar(&o.osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds (default: only through the OS feed)")
@@ -177,6 +184,9 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 			return fmt.Errorf("-o template: %w (give --template TEXT or --template @FILE)", report.ErrNoTemplate)
 		}
 	}
+	if o.onlyInUse && o.runtimeEvents == "" {
+		return fmt.Errorf("--only-in-use needs --runtime-events FILE (the events of a drydock run of the image)")
+	}
 	_, fixed := a.sourceDate()
 	req := pipeline.Request{
 		Target: target,
@@ -202,6 +212,11 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	}
 	if req.Inventory.Source.ImageSources, err = source.ParseImageSources(o.imageSrc); err != nil {
 		return err
+	}
+	if o.runtimeEvents != "" {
+		if req.InUse, err = pipeline.LoadInUse(o.runtimeEvents, o.onlyInUse); err != nil {
+			return err
+		}
 	}
 	if scanners.Vuln {
 		db, err := a.dbSetup(&o.db)

@@ -105,7 +105,10 @@ type Request struct {
 	Policy  policy.Options
 	// Gate decides the verdict; nil means no gate.
 	Gate *report.Gate
-	Tool report.Tool
+	// InUse applies a recorded run (marks what it used; with Only, shows
+	// only the findings in packages in use); nil for none.
+	InUse *InUse
+	Tool  report.Tool
 	// Started is the scan's start time (SOURCE_DATE_EPOCH when set);
 	// FixedTime leaves the duration out so reports are reproducible.
 	Started   time.Time
@@ -136,6 +139,9 @@ func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Repor
 		for _, w := range Judge(rep, req.Policy) {
 			log.Warn(w)
 		}
+	}
+	if req.InUse != nil {
+		applyInUse(rep, &inv.Inventory, req.InUse, log)
 	}
 	Verdict(rep, req.Gate)
 	rep.Scan = Timing(req.Started, req.FixedTime)
