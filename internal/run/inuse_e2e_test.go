@@ -270,7 +270,8 @@ func TestRuntimeEventsRankFindings(t *testing.T) {
 	env := map[string]string{"DRYDOCK_DB_PATH": db, "DRYDOCK_OFFLINE": "true"}
 
 	t.Run("the Go service", func(t *testing.T) {
-		events, evs := recordRun(t, ref, "--duration", "8s")
+		// The service starts at once; its first seconds are enough.
+		events, evs := recordRun(t, ref, "--duration", "3s")
 		rep, _ := scanWithRun(t, env, ref, events)
 		var truth struct {
 			GoBinaries []struct {
