@@ -16,8 +16,7 @@ func TestRunCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no tracer built in", []string{"run", img}, "no tracer"},
-		{"unknown tracer", []string{"run", img, "--tracer", "ptrace"}, `--tracer "ptrace" is not built in`},
+		{"unknown tracer", []string{"run", img, "--tracer", "dtrace"}, `--tracer "dtrace" is not built in (have: ebpf, ptrace, auto, none)`},
 		{"runtime missing", []string{"run", img, "--tracer", "none", "--runtime", "/nonexistent/runc"}, "/nonexistent/runc"},
 		{"docker runtime", []string{"run", img, "--runtime", "docker"}, "--runtime docker is not supported"},
 		{"bad network", []string{"run", img, "--tracer", "none", "--network", "host"}, `--network "host"`},

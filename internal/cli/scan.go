@@ -44,6 +44,11 @@ type scanFlags struct {
 	cache    cacheFlags
 	client   clientFlags
 	kinds    kindFlags
+
+	// runtimeEvents is a drydock run --events file; onlyInUse shows only
+	// the findings in packages that run used.
+	runtimeEvents string
+	onlyInUse     bool
 }
 
 // gateFlags decide what is shown and when the scan fails.
@@ -69,6 +74,8 @@ func (o *scanFlags) register(fs *pflag.FlagSet, image bool) {
 		fs.StringVar(&o.token, "registry-token", "", "registry bearer token")
 		fs.StringSliceVar(&o.imageSrc, "image-src", nil, "where a bare NAME:TAG is looked for, in order: docker, podman, registry (default docker,podman,registry)")
 		o.cache.register(fs, true)
+		fs.StringVar(&o.runtimeEvents, "runtime-events", "", "events FILE of a run of this image (drydock run --events): mark the packages it used and the findings in them in_use")
+		fs.BoolVar(&o.onlyInUse, "only-in-use", false, "show only findings in packages the run used (needs --runtime-events; like --severity, the gate counts what is shown)")
 	}
 	fs.StringSliceVar(&o.scanners, "scanners", pipeline.DefaultScanners, "what to look for beyond the inventory: vuln, secret, config, license, or none for the inventory only")
 	o.kinds.register(fs)
@@ -189,6 +196,9 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 			return fmt.Errorf("-o template: %w (give --template TEXT or --template @FILE)", report.ErrNoTemplate)
 		}
 	}
+	if o.onlyInUse && o.runtimeEvents == "" {
+		return fmt.Errorf("--only-in-use needs --runtime-events FILE (the events of a drydock run of the image)")
+	}
 	_, fixed := a.sourceDate()
 	req := pipeline.Request{
 		Target: target,
@@ -220,6 +230,11 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 	}
 	if req.Inventory.Source.ImageSources, err = source.ParseImageSources(o.imageSrc); err != nil {
 		return err
+	}
+	if o.runtimeEvents != "" {
+		if req.InUse, err = pipeline.LoadInUse(o.runtimeEvents, o.onlyInUse); err != nil {
+			return err
+		}
 	}
 	if mode == analyze.ModeImage && inv == nil {
 		c, err := a.openCache(ctx, &o.cache)

@@ -113,6 +113,10 @@ type Finding struct {
 	Published  string `json:"published,omitempty"`
 	Modified   string `json:"modified,omitempty"`
 
+	// InUse marks a finding in a package that a recorded run of the image
+	// used (drydock image --runtime-events).
+	InUse bool `json:"in_use,omitempty"`
+
 	// Suppression is set when an ignore entry or a VEX statement
 	// suppresses the finding. Suppressed findings stay in the report (JSON,
 	// SARIF, CycloneDX mark them) but never fail the gate.

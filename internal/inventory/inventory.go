@@ -82,6 +82,9 @@ type Package struct {
 	// Files lists the files an OS package installed, absolute paths as its
 	// database records them. Used for ownership; not written to reports.
 	Files []string `json:"files,omitempty"`
+	// InUse marks a package a recorded run of the image used (drydock image
+	// --runtime-events): one of its files was opened, mapped or executed.
+	InUse bool `json:"in_use,omitempty"`
 	// Meta carries ecosystem-specific facts (Go build settings, the jar's
 	// identification method, …) as sorted key/value pairs.
 	Meta map[string]string `json:"meta,omitempty"`

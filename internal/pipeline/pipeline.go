@@ -225,6 +225,9 @@ type Request struct {
 	Compliance string
 	// Rules is the policy file, if any.
 	Rules *policy.Rules
+	// InUse applies a recorded run (marks what it used; with Only, shows
+	// only the findings in packages in use); nil for none.
+	InUse *InUse
 	Tool  report.Tool
 	// Started is the scan's start time (SOURCE_DATE_EPOCH when set);
 	// FixedTime leaves the duration out so reports are reproducible.
@@ -296,6 +299,9 @@ func Complete(ctx context.Context, req Request, inv *Inventoried) (*report.Repor
 				log.Warn("policy rule matched", "rule", v.Rule, "kind", v.Kind, "id", v.ID, "target", v.Target)
 			}
 		}
+	}
+	if req.InUse != nil {
+		applyInUse(rep, &inv.Inventory, req.InUse, log)
 	}
 	Verdict(rep, req.Gate)
 	rep.Scan = Timing(req.Started, req.FixedTime)

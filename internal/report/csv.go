@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,28 +41,36 @@ func WriteCSV(w io.Writer, r *Report, _ Options) error {
 		}
 		return cw.Write(safe)
 	}
+	// With a recorded run applied (--runtime-events), a last column says
+	// whether the package was in use.
+	inUse := func(rec []string, used bool) []string {
+		if r.Runtime == nil {
+			return rec
+		}
+		return append(rec, strconv.FormatBool(used))
+	}
 	var err error
 	if !withFindings(r) && !otherKinds(r) {
-		err = write(csvPackageHeader)
+		err = write(csvHeader(r, csvPackageHeader))
 		for i := range r.Packages {
 			if err != nil {
 				break
 			}
 			p := &r.Packages[i]
-			err = write([]string{
+			err = write(inUse([]string{
 				p.Type, p.Name, p.Version, p.SourceName, p.SourceVersion, p.PURL,
 				p.Path, strconv.Itoa(p.LayerIndex), p.Layer, p.OwnedBy,
 				strings.Join(p.Licenses, "; "), strconv.FormatBool(p.Dev), otherPaths(p.AllLocations()),
-			})
+			}, p.InUse))
 		}
 	} else {
-		err = write(csvFindingHeader)
+		err = write(csvHeader(r, csvFindingHeader))
 		fs := sortedFindings(r)
 		for i := range fs {
 			if err != nil {
 				break
 			}
-			err = write(csvFindingRow(r, &fs[i]))
+			err = write(inUse(csvFindingRow(r, &fs[i]), fs[i].InUse))
 		}
 		for _, row := range csvKindRows(r) {
 			if err != nil {
@@ -104,6 +113,16 @@ func csvFindingRow(r *Report, f *finding.Finding) []string {
 		f.Package.PURL, f.Package.Path, strconv.Itoa(f.Package.LayerIndex), f.Package.Layer,
 		otherPaths(f.Package.AllLocations()),
 	}
+}
+
+// csvHeader is a header row, with the in_use column when the report has a
+// runtime section.
+func csvHeader(r *Report, base []string) []string {
+	h := slices.Clone(base)
+	if r.Runtime != nil {
+		h = append(h, "in_use")
+	}
+	return h
 }
 
 // otherPaths joins the paths of every location but the first (the

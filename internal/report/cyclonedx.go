@@ -27,6 +27,8 @@ const (
 	propDev        = "drydock:package:dev"
 	propDeclared   = "drydock:package:declared"
 	propType       = "drydock:package:type"
+	// propInUse: a recorded run used the package (--runtime-events).
+	propInUse = "drydock:package:in_use"
 )
 
 // WriteCycloneDX writes a CycloneDX 1.6 JSON SBOM, with the findings as
@@ -198,6 +200,9 @@ func packageComponent(p *inventory.Package) cdx.Component {
 	}
 	if p.Declared {
 		add(propDeclared, "true")
+	}
+	if p.InUse {
+		add(propInUse, "true")
 	}
 	c.Properties = &props
 	c.Evidence = &cdx.Evidence{Occurrences: occurrences(p)}

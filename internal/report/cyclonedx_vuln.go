@@ -23,6 +23,9 @@ const (
 	propSuppressionSrc  = "drydock:suppression:source"
 	propSuppressionExp  = "drydock:suppression:expires"
 	propRecord          = "drydock:record"
+	// propInUseRef names, once per affected component a recorded run
+	// used, its bom-ref (--runtime-events).
+	propInUseRef = "drydock:in_use:ref"
 )
 
 // WriteCycloneDXVEX writes a CycloneDX 1.6 VEX document: the findings as
@@ -166,6 +169,11 @@ func cdxVulnerability(group []*finding.Finding, refOf func(*finding.Finding) str
 	add(propStatus, f.Status)
 	for _, rec := range f.Records {
 		add(propRecord, rec)
+	}
+	for _, g := range group {
+		if g.InUse {
+			add(propInUseRef, refOf(g))
+		}
 	}
 	if k := f.KEV; k != nil {
 		add(propKEVAdded, k.DateAdded)

@@ -270,6 +270,9 @@ func gitlabVulnOf(r *Report, f *finding.Finding, osName string) gitlabVuln {
 	if f.KEV != nil {
 		details["kev"] = gitlabText{Name: "Known exploited (CISA KEV)", Type: "text", Value: "since " + f.KEV.DateAdded}
 	}
+	if t := inUseText(r, f); t != "" {
+		details["in_use"] = gitlabText{Name: "Runtime", Type: "text", Value: t}
+	}
 	v.Details = details
 	return v
 }

@@ -98,6 +98,7 @@ type htmlView struct {
 	Suppressed int
 	Fixable    int
 	Affected   int // packages with at least one finding
+	InUse      int // findings in packages a recorded run used
 	Packages   []htmlPackage
 	DBAge      string
 	Duration   string
@@ -125,6 +126,9 @@ type htmlFinding struct {
 	Target   string
 	// Summary is the title, or the description's start when there is none.
 	Summary string
+	// InUseText says that a recorded run used the package, and the file
+	// that showed it (--runtime-events); "" when not.
+	InUseText string
 }
 
 type htmlPackage struct {
@@ -209,7 +213,12 @@ func newHTMLView(r *Report) (*htmlView, error) {
 			v.Fixable++
 		}
 		affected[f.Package.Type+"\x00"+f.Package.Name+"\x00"+f.Package.Version+"\x00"+f.Package.Path] = true
-		v.Findings = append(v.Findings, findingRow(f, i))
+		row := findingRow(f, i)
+		row.InUseText = inUseText(r, f)
+		if f.InUse {
+			v.InUse++
+		}
+		v.Findings = append(v.Findings, row)
 	}
 	v.Total = len(r.Vulnerabilities)
 	v.Affected = len(affected)

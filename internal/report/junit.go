@@ -117,7 +117,7 @@ func junitOf(r *Report) *junitSuites {
 				Name:      f.Package.Name + "@" + f.Package.Version + " " + f.ID,
 				Classname: g.Name,
 				Time:      "0",
-				SystemOut: &junitText{Text: junitDetails(f)},
+				SystemOut: &junitText{Text: junitDetails(r, f)},
 			}
 			switch {
 			case f.Suppression != nil:
@@ -125,7 +125,7 @@ func junitOf(r *Report) *junitSuites {
 				s.Skipped++
 			case failsGate(r, f):
 				msg := fmt.Sprintf("%s (%s) in %s %s: %s", f.ID, normSev(f.Severity), f.Package.Name, f.Package.Version, statusText(f))
-				c.Failure = &junitFailure{Message: msg, Type: string(normSev(f.Severity)), Text: junitDetails(f)}
+				c.Failure = &junitFailure{Message: msg, Type: string(normSev(f.Severity)), Text: junitDetails(r, f)}
 				c.SystemOut = nil
 				s.Failures++
 			}
@@ -160,10 +160,14 @@ func junitProperties(r *Report) []junitProperty {
 	if r.Gate != nil {
 		add("fail_on", string(r.Gate.FailOn))
 	}
+	if r.Runtime != nil {
+		add("runtime_events", r.Runtime.Events)
+		add("packages_in_use", strconv.Itoa(len(r.Runtime.Packages)))
+	}
 	return props
 }
 
-func junitDetails(f *finding.Finding) string {
+func junitDetails(r *Report, f *finding.Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Vulnerability: %s\n", f.ID)
 	if len(f.Aliases) > 0 {
@@ -176,6 +180,9 @@ func junitDetails(f *finding.Finding) string {
 	fmt.Fprintf(&b, "\nPackage: %s %s (%s)\nPath: %s\nStatus: %s\n", f.Package.Name, f.Package.Version, f.Package.Type, locationPaths(&f.Package), statusText(f))
 	if f.KEV != nil {
 		fmt.Fprintf(&b, "Known exploited (CISA KEV) since %s\n", f.KEV.DateAdded)
+	}
+	if t := inUseText(r, f); t != "" {
+		fmt.Fprintf(&b, "Runtime: %s\n", t)
 	}
 	if f.Title != "" {
 		fmt.Fprintf(&b, "Title: %s\n", f.Title)

@@ -49,6 +49,9 @@ type Report struct {
 	Scan *Scan `json:"scan,omitempty"`
 	// Gate is the verdict's rule, when one was given (--fail-on).
 	Gate *Gate `json:"gate,omitempty"`
+	// Runtime is what a recorded run showed to be in use, when one was
+	// applied (--runtime-events).
+	Runtime *Runtime `json:"runtime,omitempty"`
 	// LayerStats is the layer analysis the HTML report shows, when the
 	// caller made one; other formats leave it out.
 	LayerStats *LayerStats `json:"-"`

@@ -62,6 +62,8 @@ type sarifRunProps struct {
 	Platform       string `json:"platform,omitempty"`
 	OS             string `json:"os,omitempty"`
 	DBUpdated      string `json:"databaseUpdated,omitempty"`
+	// RuntimeEvents names the recorded run applied (--runtime-events).
+	RuntimeEvents string `json:"runtimeEvents,omitempty"`
 }
 
 type sarifText struct {
@@ -145,6 +147,8 @@ type sarifResultProps struct {
 	// Kind and Extra describe findings other than vulnerabilities.
 	Kind  string            `json:"kind,omitempty"`
 	Extra map[string]string `json:"drydock,omitempty"`
+	// InUse: a recorded run used the package (--runtime-events).
+	InUse bool `json:"inUse,omitempty"`
 }
 
 // WriteSARIF writes a SARIF 2.1.0 log for GitHub code scanning (and any
@@ -185,6 +189,9 @@ func sarifOf(r *Report) *sarifLog {
 	}
 	if r.Database != nil {
 		run.Properties.DBUpdated = rfc3339(r.Database.Updated)
+	}
+	if r.Runtime != nil {
+		run.Properties.RuntimeEvents = r.Runtime.Events
 	}
 	if r.Scan != nil {
 		if start := rfc3339(r.Scan.Started); start != "" {
@@ -320,7 +327,7 @@ func sarifResultOf(f *finding.Finding, rule int) sarifResult {
 		PartialFingerprints: map[string]string{sarifFingerprint: findingFingerprint(f)},
 		Properties: sarifResultProps{
 			PURL: f.Package.PURL, InstalledVersion: f.Package.Version, FixedVersions: f.FixedVersions,
-			Status: f.Status, Severity: string(sev), LayerDiffID: f.Package.Layer, KEV: f.KEV != nil,
+			Status: f.Status, Severity: string(sev), LayerDiffID: f.Package.Layer, KEV: f.KEV != nil, InUse: f.InUse,
 		},
 	}
 	if s := f.Suppression; s != nil {

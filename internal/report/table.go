@@ -80,8 +80,15 @@ func writeHeading(w io.Writer, r *Report) {
 func writePackageTable(w io.Writer, r *Report) {
 	writeHeading(w, r)
 	fmt.Fprintf(w, "\n%d packages\n\n", len(r.Packages))
+	if r.Runtime != nil {
+		fmt.Fprintf(w, "%s\n\n", termSafe(runtimeSummary(r)))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TYPE\tNAME\tVERSION\tLAYER\tPATH")
+	head := "TYPE\tNAME\tVERSION\tLAYER\tPATH"
+	if r.Runtime != nil {
+		head += "\tIN USE"
+	}
+	fmt.Fprintln(tw, head)
 	for i := range r.Packages {
 		p := &r.Packages[i]
 		where := termSafe(p.Path)
@@ -90,7 +97,15 @@ func writePackageTable(w io.Writer, r *Report) {
 			// other format; the table names how many there are.
 			where += fmt.Sprintf(" (+%d more)", n-1)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, where)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s", termSafe(p.Type), termSafe(p.Name), termSafe(p.Version), p.LayerIndex, where)
+		if r.Runtime != nil {
+			use := "-"
+			if p.InUse {
+				use = "yes"
+			}
+			fmt.Fprintf(tw, "\t%s", use)
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush() // the bufio.Writer underneath reports write errors
 }
@@ -165,6 +180,9 @@ func writeFindingTables(w io.Writer, r *Report, o Options) {
 	}
 	if s := r.Scan; s != nil {
 		line("", fmt.Sprintf("Scan: started %s, took %s", s.Started, time.Duration(s.DurationMS)*time.Millisecond))
+	}
+	if r.Runtime != nil {
+		line("", runtimeSummary(r)+fmt.Sprintf("; %d of the findings shown are in them (IN-USE)", countInUse(fs)))
 	}
 
 	fmt.Fprintln(w)
@@ -291,6 +309,9 @@ func findingCells(f *finding.Finding) []string {
 	}
 	if f.KEV != nil {
 		sev += " KEV"
+	}
+	if f.InUse {
+		sev += " IN-USE"
 	}
 	var fixed string
 	switch {

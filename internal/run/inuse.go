@@ -22,10 +22,20 @@ type InUse struct {
 	// (the OS package's file list), "binary" (the file the package was
 	// found in), "module-dir" (node_modules/<pkg> or site-packages/<pkg>),
 	// "owner" (a language package installed by an OS package in use whose
-	// file was the evidence).
+	// file was the evidence), "owned-package" (the OS package that
+	// installed a language package in use).
 	Evidence string `json:"evidence"`
 	How      string `json:"how"`
 }
+
+// How values of InUse.
+const (
+	HowOwnedFile    = "owned-file"
+	HowBinary       = "binary"
+	HowModuleDir    = "module-dir"
+	HowOwner        = "owner"
+	HowOwnedPackage = "owned-package"
+)
 
 // InUseOptions tune the join.
 type InUseOptions struct {
@@ -34,6 +44,22 @@ type InUseOptions struct {
 	// they are. The /usr merge (/bin = /usr/bin, /lib = /usr/lib, …) is
 	// always understood.
 	Canonical func(string) string
+}
+
+// pycSource is the source file of a cached bytecode file
+// (DIR/__pycache__/NAME.TAG.pyc is compiled from DIR/NAME.py, PEP 3147),
+// "" for other paths: Python opens the cache, not the source, and only the
+// source is in a package's file list.
+func pycSource(p string) string {
+	dir, file := path.Split(p)
+	if path.Base(dir) != "__pycache__" || !strings.HasSuffix(file, ".pyc") {
+		return ""
+	}
+	name, _, ok := strings.Cut(strings.TrimSuffix(file, ".pyc"), ".")
+	if !ok || name == "" {
+		return ""
+	}
+	return path.Join(path.Dir(path.Clean(dir)), name+".py")
 }
 
 // usedPaths are the files a run opened, mapped or executed, with the
@@ -99,12 +125,39 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 			usedCanon = append(usedCanon, c)
 		}
 	}
+	// The source of a bytecode cache file counts as used, with the cache
+	// file as the evidence.
+	for _, p := range used {
+		if src := pycSource(p); src != "" {
+			if c := canon(src); usedSet[c] == "" {
+				usedSet[c] = p
+				usedCanon = append(usedCanon, c)
+			}
+		}
+	}
+	// Directories an OS package lists (dpkg lists every directory it
+	// creates, shared ones such as /usr/lib/python3/dist-packages too) are
+	// not evidence: opening one to list it uses no package. A listed path
+	// is a directory when another listed path lies below it.
+	dirs := map[string]bool{}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if !inventory.IsOS(p.Type) {
+			continue
+		}
+		for _, f := range p.Files {
+			for d := path.Dir(canon(f)); d != "/" && d != "." && !dirs[d]; d = path.Dir(d) {
+				dirs[d] = true
+			}
+		}
+	}
 	// Module directories, longest first so the innermost package wins.
 	type modDir struct {
 		dir string
 		idx int
 	}
 	var mods []modDir
+	modFiles := map[string][]int{}
 	owners := map[string]int{} // OS package "type:name" -> index
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
@@ -113,6 +166,11 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 		}
 		if d := moduleDir(p); d != "" {
 			mods = append(mods, modDir{canon(d), i})
+			if p.Type == inventory.TypePyPI {
+				// A distribution of one module (six.py) has a file, not
+				// a directory.
+				modFiles[canon(d)+".py"] = append(modFiles[canon(d)+".py"], i)
+			}
 		}
 	}
 	sort.Slice(mods, func(a, b int) bool { return len(mods[a].dir) > len(mods[b].dir) })
@@ -130,8 +188,9 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 		p := &inv.Packages[i]
 		if inventory.IsOS(p.Type) {
 			for _, f := range p.Files {
-				if _, ok := usedSet[canon(f)]; ok {
-					mark(i, canon(f), "owned-file")
+				c := canon(f)
+				if _, ok := usedSet[c]; ok && !dirs[c] {
+					mark(i, c, HowOwnedFile)
 					break
 				}
 			}
@@ -143,10 +202,13 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 		// The file the package was found in (a binary, a jar; "outer.jar!inner.jar" nests).
 		fp, _, _ := strings.Cut(p.Path, "!")
 		if _, ok := usedSet[canon(fp)]; ok && isCodeFile(p) {
-			mark(i, canon(fp), "binary")
+			mark(i, canon(fp), HowBinary)
 		}
 	}
 	for _, c := range usedCanon {
+		for _, i := range modFiles[c] {
+			mark(i, c, HowModuleDir)
+		}
 		// The innermost directory holding the file; every package found
 		// for it (an installed package.json and a lock entry) is in use.
 		matched := ""
@@ -156,8 +218,20 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 			}
 			if strings.HasPrefix(c, m.dir+"/") {
 				matched = m.dir
-				mark(m.idx, c, "module-dir")
+				mark(m.idx, c, HowModuleDir)
 			}
+		}
+	}
+	// The OS package that installed a language package in use is in use:
+	// its files are that package's code.
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		u, ok := hit[i]
+		if !ok || p.OwnedBy == "" {
+			continue
+		}
+		if j, ok := owners[p.OwnedBy]; ok {
+			mark(j, canon(u.Evidence), HowOwnedPackage)
 		}
 	}
 	// Language packages installed by an OS package in use: in use when the
@@ -176,7 +250,7 @@ func PackagesInUse(events []trace.Event, inv *inventory.Inventory, o InUseOption
 			continue
 		}
 		if d := moduleDir(p); d != "" && strings.HasPrefix(canon(owner.Evidence), canon(d)+"/") {
-			mark(i, canon(owner.Evidence), "owner")
+			mark(i, canon(owner.Evidence), HowOwner)
 		}
 	}
 	idx := make([]int, 0, len(hit))

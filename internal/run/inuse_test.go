@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,8 +56,20 @@ func TestPackagesInUse(t *testing.T) {
 			pyyamlDeb = p
 		}
 	}
-	if goBin == "" || bash == nil || ssl == nil || pyyamlDeb == nil {
-		t.Fatalf("inventory lacks what the test joins with (go binary %q, bash, libssl3, python3-yaml)", goBin)
+	var requestsDeb, chardetDeb, sixDeb *inventory.Package
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		switch {
+		case p.Type == inventory.TypeDeb && p.Name == "python3-requests":
+			requestsDeb = p
+		case p.Type == inventory.TypeDeb && p.Name == "python3-chardet":
+			chardetDeb = p
+		case p.Type == inventory.TypeDeb && p.Name == "python3-six":
+			sixDeb = p
+		}
+	}
+	if goBin == "" || bash == nil || ssl == nil || pyyamlDeb == nil || requestsDeb == nil || chardetDeb == nil || sixDeb == nil {
+		t.Fatalf("inventory lacks what the test joins with (go binary %q, bash, libssl3, python3-yaml, python3-requests, python3-chardet)", goBin)
 	}
 	// bash as dpkg records it (/bin/bash) and as the loader names it
 	// (/usr/bin/bash): the /usr merge must join them.
@@ -76,8 +89,37 @@ func TestPackagesInUse(t *testing.T) {
 			yamlInit = f
 		}
 	}
-	if bashFile == "" || sslFile == "" || yamlInit == "" {
-		t.Fatalf("files not found: bash %q ssl %q yaml %q", bashFile, sslFile, yamlInit)
+	// requests' __init__.py as Python opens it: its bytecode cache.
+	var requestsPyc, chardetDir, sharedDir, sixPyc string
+	for _, f := range sixDeb.Files {
+		if strings.HasSuffix(f, "/six.py") {
+			// six is one module, not a directory: its cache file.
+			sixPyc = path.Join(path.Dir(f), "__pycache__", "six.cpython-311.pyc")
+		}
+	}
+	for _, f := range requestsDeb.Files {
+		if strings.HasSuffix(f, "/requests/__init__.py") {
+			requestsPyc = path.Join(path.Dir(f), "__pycache__", "__init__.cpython-311.pyc")
+		}
+	}
+	for _, f := range chardetDeb.Files {
+		if strings.HasSuffix(f, "/chardet/__init__.py") {
+			chardetDir = path.Dir(f)
+			sharedDir = path.Dir(chardetDir)
+		}
+	}
+	if bashFile == "" || sslFile == "" || yamlInit == "" || requestsPyc == "" || chardetDir == "" || sixPyc == "" {
+		t.Fatalf("files not found: bash %q ssl %q yaml %q requests %q chardet %q six %q", bashFile, sslFile, yamlInit, requestsPyc, chardetDir, sixPyc)
+	}
+	// The directory that holds chardet's is listed by many packages.
+	listedBy := 0
+	for _, p := range inv.Packages {
+		if slices.Contains(p.Files, sharedDir) {
+			listedBy++
+		}
+	}
+	if listedBy < 2 {
+		t.Fatalf("%s is listed by %d packages: the directory case proves nothing", sharedDir, listedBy)
 	}
 	express := "/app/node/node_modules/express/lib/express.js"
 	now := time.Now()
@@ -87,6 +129,14 @@ func TestPackagesInUse(t *testing.T) {
 		{Time: now, Kind: trace.KindOpen, PID: 2, Path: sslFile, Access: trace.AccessRead, Result: 3},
 		{Time: now, Kind: trace.KindOpen, PID: 3, Path: express, Access: trace.AccessRead, Result: 3},
 		{Time: now, Kind: trace.KindOpen, PID: 4, Path: yamlInit, Access: trace.AccessRead, Result: 3},
+		{Time: now, Kind: trace.KindOpen, PID: 4, Path: requestsPyc, Access: trace.AccessRead, Result: 3},
+		{Time: now, Kind: trace.KindOpen, PID: 4, Path: sixPyc, Access: trace.AccessRead, Result: 3},
+		// A file in chardet's module directory that python3-chardet does
+		// not list (no source of its name): the module is in use, and so
+		// is the OS package that installed it.
+		{Time: now, Kind: trace.KindOpen, PID: 4, Path: chardetDir + "/__pycache__/generated.cpython-311.pyc", Access: trace.AccessRead, Result: 3},
+		// Listing a directory many packages list uses none of them.
+		{Time: now, Kind: trace.KindOpen, PID: 4, Path: sharedDir, Access: trace.AccessRead, Result: 3},
 		// Neither a refused open nor a write shows use.
 		{Time: now, Kind: trace.KindOpen, PID: 3, Path: "/app/node/node_modules/lodash/lodash.js", Access: trace.AccessRead, Result: -13},
 		{Time: now, Kind: trace.KindOpen, PID: 3, Path: "/app/node/node_modules/minimist/index.js", Access: trace.AccessWrite, Result: 3},
@@ -102,8 +152,12 @@ func TestPackagesInUse(t *testing.T) {
 		switch {
 		case p.Type == inventory.TypeGo && p.Path == goBin:
 			want[key(p)] = "binary"
-		case p.Type == inventory.TypeDeb && (p.Name == "bash" || p.Name == "libssl3" || p.Name == "python3-yaml"):
-			want[key(p)] = "owned-file"
+		case p.Type == inventory.TypeDeb && (p.Name == "bash" || p.Name == "libssl3" || p.Name == "python3-yaml" || p.Name == "python3-requests" || p.Name == "python3-six"):
+			want[key(p)] = run.HowOwnedFile
+		case p.Type == inventory.TypeDeb && p.Name == "python3-chardet":
+			want[key(p)] = run.HowOwnedPackage
+		case p.Type == inventory.TypePyPI && (p.OwnedBy == "deb:python3-requests" || p.OwnedBy == "deb:python3-chardet" || p.OwnedBy == "deb:python3-six"):
+			want[key(p)] = run.HowModuleDir
 		case p.Type == inventory.TypeNPM && p.Name == "express":
 			want[key(p)] = "module-dir"
 		case p.Type == inventory.TypePyPI && p.OwnedBy == "deb:python3-yaml":

@@ -27,7 +27,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/drydockscan/drydock/internal/run/netobs"
 	"github.com/drydockscan/drydock/internal/run/rootfs"
@@ -46,6 +50,15 @@ const (
 const (
 	TracerAuto = "auto"
 	TracerNone = "none"
+)
+
+// Ptrace tracer modes (Result.TracerMode).
+const (
+	// TraceSeccomp: the sandbox's seccomp filter sends the traced calls to
+	// the tracer (SCMP_ACT_TRACE); no other call stops the workload.
+	TraceSeccomp = "seccomp"
+	// TraceEverySyscall: the workload stops at every system call.
+	TraceEverySyscall = "every-syscall"
 )
 
 // TracerFactory makes one kind of tracer; the command line passes the list
@@ -76,7 +89,11 @@ type Options struct {
 	// tracer's name, or TracerNone.
 	Tracer  string
 	Tracers []TracerFactory
-	Limits  sandbox.Limits
+	// EverySyscall makes a ptrace tracer stop at every system call instead
+	// of only at the traced calls a seccomp filter sends it (for
+	// measurements).
+	EverySyscall bool
+	Limits       sandbox.Limits
 	// WorkDir is where the run's files go (default the system temp dir).
 	WorkDir string
 	// MaxEvents caps the recorded events.
@@ -94,7 +111,10 @@ const DefaultMaxEvents = 200000
 type Result struct {
 	Runtime string
 	Tracer  string
-	Network string
+	// TracerMode is how a ptrace tracer stopped the workload: TraceSeccomp
+	// or TraceEverySyscall ("" for the other tracers).
+	TracerMode string
+	Network    string
 	// RootFS is "overlay" or "copy" (a private unpacked copy when overlay
 	// cannot be mounted).
 	RootFS string
@@ -181,7 +201,8 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	if img.Image == nil || img.Config == nil {
 		return nil, fmt.Errorf("%s: drydock run needs an image with layers and a config, not a directory", img.Ref)
 	}
-	if err := checkTracerChoice(o); err != nil {
+	choice, err := chooseTracer(o)
+	if err != nil {
 		return nil, err
 	}
 	rtPath, err := sandbox.FindRuntime(o.Runtime)
@@ -239,7 +260,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res := &Result{Network: o.Network, Limits: o.Limits, Setuid: map[string]bool{}, Runtime: filepath.Base(rtPath)}
+	res := &Result{Network: o.Network, Limits: o.Limits, Setuid: map[string]bool{}, Runtime: filepath.Base(rtPath), Warnings: choice.notes}
 	for p := range cfg.ExposedPorts {
 		res.Exposed = append(res.Exposed, p)
 	}
@@ -321,13 +342,49 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		cwd = "/"
 	}
 	id := randomID()
-	spec, err := sandbox.Spec(sandbox.SpecOptions{
+	sopts := sandbox.SpecOptions{
 		Args: args, Env: env, Cwd: cwd, UID: user.UID, GID: user.GID, Groups: user.Groups,
 		Hostname: hostname, IDs: sandbox.IDRange{Host: base, Size: 65536}, Limits: o.Limits,
 		CgroupsPath: "/drydock/" + id,
+	}
+	// The tracer's context lives until the events are read.
+	tctx, tcancel := context.WithCancel(ctx)
+	defer tcancel()
+	var session trace.Session
+	cleanups = append(cleanups, func() {
+		if session != nil {
+			_ = session.Close()
+		}
 	})
+	// A tracer that stops only at the calls a seccomp filter sends it must
+	// be attached before the runtime installs the filter: the gate holds
+	// the init in the runtime's hook until then.
+	var gate *sandbox.Gate
+	if choice.seccomp && !o.EverySyscall {
+		why := seccompTraceUnsupported(rtPath)
+		if why == "" {
+			gate, err = sandbox.NewGate(work, func(pid int) error {
+				s, err := choice.tracer.Attach(tctx, trace.Target{PID: pid, SeccompTrace: true})
+				session = s
+				return err
+			})
+			if err != nil {
+				why = err.Error()
+			}
+		}
+		if why != "" {
+			log.Info("the ptrace tracer stops at every system call", "why", why)
+		}
+	}
+	if gate != nil {
+		sopts.TraceSyscalls = trace.SeccompTraceSyscalls()
+	}
+	spec, err := sandbox.Spec(sopts)
 	if err != nil {
 		return nil, err
+	}
+	if gate != nil {
+		spec.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{gate.Hook()}}
 	}
 	spec.Root.Path = rootDir
 	if err := sandbox.WriteBundle(dirs["bundle"], spec); err != nil {
@@ -336,8 +393,13 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	res.Args = args
 
 	rt := sandbox.Runtime{Path: rtPath, StateDir: dirs["state"]}
-	c, err := sandbox.Create(ctx, rt, id, dirs["bundle"])
+	c, err := sandbox.Create(ctx, rt, id, dirs["bundle"], gate)
 	if err != nil {
+		if gate != nil && gate.Err() != nil {
+			// The filter needs its tracer: no other can take its place.
+			return nil, fmt.Errorf("%w could be attached (%s); --tracer none runs without recording processes and files",
+				ErrNoTracer, strings.Join(append(choice.errs, choice.name+": "+gate.Err().Error()), "; "))
+		}
 		return nil, err
 	}
 	killed := false
@@ -365,16 +427,25 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	lDone := make(chan struct{})
 	go func() { defer close(lDone); listeners.Poll(lctx, c.Pid, 100*time.Millisecond) }()
 
-	tctx, tcancel := context.WithCancel(ctx)
-	defer tcancel()
-	session, tracerName, err := attachTracer(tctx, o, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath})
-	if err != nil {
-		return nil, err
+	switch {
+	case gate != nil:
+		res.Tracer, res.TracerMode = choice.name, TraceSeccomp
+	case choice.tracer == nil:
+		res.Tracer = TracerNone
+	default:
+		var tr trace.Tracer
+		var notes []string
+		session, tr, notes, err = attachTracer(tctx, o, choice, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath})
+		if err != nil {
+			return nil, err
+		}
+		res.Tracer, res.Warnings = tr.Name(), notes
+		if st, ok := tr.(seccompTracer); ok && st.SeccompTrace() {
+			res.TracerMode = TraceEverySyscall
+		}
 	}
-	res.Tracer = tracerName
 	events := make(chan []trace.Event, 1)
 	if session != nil {
-		cleanups = append(cleanups, func() { _ = session.Close() })
 		go func() {
 			var evs []trace.Event
 			trunc := false
@@ -450,6 +521,16 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		res.EventsTruncated = true
 	}
 	res.Events = fromProgram(res.Events)
+	if res.Exit.Code == -1 {
+		// The ptrace tracer reaped the init before the sandbox could (a
+		// multi-threaded init whose leader died without an exit stop):
+		// its exit event has the status.
+		for _, ev := range res.Events {
+			if ev.Kind == trace.KindExit && ev.PID == c.Pid {
+				res.Exit = exitOf(ev.Result)
+			}
+		}
+	}
 	if obs != nil {
 		if err := obs.Close(); err != nil {
 			res.Warnings = append(res.Warnings, "writing the packet capture: "+err.Error())
@@ -464,6 +545,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 			res.Warnings = append(res.Warnings, "listing the file changes: "+err.Error())
 		}
 	}
+	resolveExecOpens(root, res.Events)
 	for _, ev := range res.Events {
 		if ev.Kind == trace.KindExec && ev.Path != "" {
 			if _, ok := res.Setuid[ev.Path]; !ok {
@@ -485,10 +567,42 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 func fromProgram(evs []trace.Event) []trace.Event {
 	for i, e := range evs {
 		if e.Kind == trace.KindExec && e.Result >= 0 {
+			// The tracers report the program opened for exec just before
+			// the exec: it is the image's.
+			if i > 0 && evs[i-1].Kind == trace.KindOpen && evs[i-1].Access == trace.AccessExec && evs[i-1].PID == e.PID {
+				i--
+			}
 			return evs[i:]
 		}
 	}
 	return evs
+}
+
+// resolveExecOpens names, in the open event of each successful exec (the
+// program opened for exec), the file that really ran: the program's path
+// with its symbolic links resolved in the sandbox's root (python3 runs
+// /usr/bin/python3.11). The exec event keeps the path as the process named
+// it. The packages in use are then those of the files executed.
+func resolveExecOpens(root *os.Root, evs []trace.Event) {
+	for i := range evs {
+		e := &evs[i]
+		if e.Kind != trace.KindOpen || e.Access != trace.AccessExec || e.Result < 0 || !strings.HasPrefix(e.Path, "/") {
+			continue
+		}
+		if rp, err := rootfs.Resolve(root, strings.TrimPrefix(e.Path, "/")); err == nil && rp != "" && "/"+rp != e.Path {
+			e.Path = "/" + rp
+		}
+	}
+}
+
+// exitOf reads an exit event's result: the exit code, or 128+N for death
+// by signal N.
+func exitOf(r int) sandbox.Exit {
+	e := sandbox.Exit{Code: r}
+	if r > 128 && r <= 128+64 {
+		e.Signal = unix.SignalName(syscall.Signal(r - 128))
+	}
+	return e
 }
 
 func hasEnv(env []string, k string) bool {
@@ -559,47 +673,116 @@ func writeNetworkFiles(root *os.Root, network, hostname string, uid int) (map[st
 	return own, nil
 }
 
-func checkTracerChoice(o Options) error {
-	switch o.Tracer {
-	case TracerNone, TracerAuto:
-		if o.Tracer == TracerAuto && len(o.Tracers) == 0 {
-			return fmt.Errorf("%w: this drydock has no tracer built in; --tracer none runs without recording processes and files", ErrNoTracer)
-		}
-		return nil
-	}
-	for _, f := range o.Tracers {
-		if f.Name == o.Tracer {
-			return nil
-		}
-	}
-	var have []string
-	for _, f := range o.Tracers {
-		have = append(have, f.Name)
-	}
-	return fmt.Errorf("%w: --tracer %q is not built in (have: %s)", ErrNoTracer, o.Tracer, strings.Join(append(have, TracerAuto, TracerNone), ", "))
+// seccompTracer is a tracer that can stop the workload only at the calls
+// a seccomp filter sends it (trace.Target.SeccompTrace): the ptrace tracer.
+type seccompTracer interface{ SeccompTrace() bool }
+
+// tracerChoice is the tracer chosen before the container is created.
+type tracerChoice struct {
+	name   string
+	tracer trace.Tracer // nil: --tracer none
+	// seccomp: the tracer can use a seccomp filter (seccompTracer).
+	seccomp bool
+	// rest are, for auto, the tracers after the chosen one, should it fail
+	// to attach after all.
+	rest []TracerFactory
+	// errs say why the tracers before it cannot run; notes say it to the
+	// report's reader.
+	errs, notes []string
 }
 
-// attachTracer attaches the chosen tracer, or for auto the first that
-// attaches; the error names why each failed.
-func attachTracer(ctx context.Context, o Options, t trace.Target) (trace.Session, string, error) {
+// tracerError says why a tracer cannot run, naming it once.
+func tracerError(name string, err error) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, name+" ") && !strings.HasPrefix(msg, name+":") {
+		msg = name + ": " + msg
+	}
+	return msg
+}
+
+// chooseTracer decides, before the container exists, which tracer will
+// record: the one named, or for auto the first that can run here (each
+// factory checks what its tracer needs: eBPF loads and verifies its
+// programs). The container's seccomp filter depends on the choice.
+func chooseTracer(o Options) (tracerChoice, error) {
 	if o.Tracer == TracerNone {
-		return nil, TracerNone, nil
+		return tracerChoice{name: TracerNone}, nil
+	}
+	if o.Tracer == TracerAuto && len(o.Tracers) == 0 {
+		return tracerChoice{}, fmt.Errorf("%w: this drydock has no tracer built in; --tracer none runs without recording processes and files", ErrNoTracer)
+	}
+	if o.Tracer != TracerAuto && !slices.ContainsFunc(o.Tracers, func(f TracerFactory) bool { return f.Name == o.Tracer }) {
+		var have []string
+		for _, f := range o.Tracers {
+			have = append(have, f.Name)
+		}
+		return tracerChoice{}, fmt.Errorf("%w: --tracer %q is not built in (have: %s)", ErrNoTracer, o.Tracer, strings.Join(append(have, TracerAuto, TracerNone), ", "))
 	}
 	var errs []string
-	for _, f := range o.Tracers {
+	for i, f := range o.Tracers {
 		if o.Tracer != TracerAuto && f.Name != o.Tracer {
 			continue
 		}
 		tr, err := f.New()
+		if err != nil {
+			errs = append(errs, tracerError(f.Name, err))
+			o.Logger.Info("tracer unavailable", "tracer", f.Name, "err", err)
+			continue
+		}
+		c := tracerChoice{name: tr.Name(), tracer: tr, errs: errs}
+		if st, ok := tr.(seccompTracer); ok && st.SeccompTrace() {
+			c.seccomp = true
+		}
+		if o.Tracer == TracerAuto {
+			c.rest = o.Tracers[i+1:]
+		}
+		for _, e := range errs {
+			c.notes = append(c.notes, e+"; recorded with "+c.name)
+		}
+		return c, nil
+	}
+	return tracerChoice{}, fmt.Errorf("%w can run here (%s); --tracer none runs without recording processes and files", ErrNoTracer, strings.Join(errs, "; "))
+}
+
+// seccompTraceUnsupported says why the ptrace tracer cannot be attached
+// in the runtime's createRuntime hook ("" when it can): runc runs that
+// hook before its init installs the seccomp filter; crun's order has not
+// been tested (crun does not run on every host's cgroup layout), so with
+// crun the tracer stops at every system call instead.
+func seccompTraceUnsupported(rtPath string) string {
+	if name := filepath.Base(rtPath); name != "runc" {
+		return "the runtime is " + name + ", not runc"
+	}
+	return ""
+}
+
+// attachTracer attaches the chosen tracer to the created container, or
+// for auto, should it fail, the next that attaches (a tracer that stops
+// at every system call can take a failed one's place: the container's
+// filter is Docker's). The error names why each failed.
+func attachTracer(ctx context.Context, o Options, c tracerChoice, t trace.Target) (trace.Session, trace.Tracer, []string, error) {
+	if c.tracer == nil {
+		return nil, nil, nil, nil
+	}
+	s, err := c.tracer.Attach(ctx, t)
+	if err == nil {
+		return s, c.tracer, c.notes, nil
+	}
+	errs := append(slices.Clone(c.errs), tracerError(c.name, err))
+	o.Logger.Info("tracer did not attach", "tracer", c.name, "err", err)
+	for _, f := range c.rest {
+		tr, err := f.New()
 		if err == nil {
-			var s trace.Session
-			s, err = tr.Attach(ctx, t)
-			if err == nil {
-				return s, tr.Name(), nil
+			if s, err = tr.Attach(ctx, t); err == nil {
+				var notes []string
+				for _, e := range errs {
+					notes = append(notes, e+"; recorded with "+tr.Name())
+				}
+				return s, tr, notes, nil
 			}
 		}
-		errs = append(errs, f.Name+": "+err.Error())
-		o.Logger.Info("tracer unavailable", "tracer", f.Name, "err", err)
+		errs = append(errs, tracerError(f.Name, err))
+		o.Logger.Info("tracer did not attach", "tracer", f.Name, "err", err)
 	}
-	return nil, "", fmt.Errorf("%w could be attached (%s); --tracer none runs without recording processes and files", ErrNoTracer, strings.Join(errs, "; "))
+	return nil, nil, nil, fmt.Errorf("%w could be attached (%s); --tracer none runs without recording processes and files", ErrNoTracer, strings.Join(errs, "; "))
 }

@@ -15,15 +15,19 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
 
+	"github.com/drydockscan/drydock/internal/cli"
 	"github.com/drydockscan/drydock/internal/run"
 	"github.com/drydockscan/drydock/internal/run/rules"
 	"github.com/drydockscan/drydock/internal/run/runreport"
@@ -378,6 +382,9 @@ func misbehaving(t *testing.T, tr run.TracerFactory) {
 	if res.Tracer != tr.Name || rep.Tracer != tr.Name {
 		t.Errorf("tracer used: %q (report %q), want %q", res.Tracer, rep.Tracer, tr.Name)
 	}
+	if tr.Name == "ptrace" && (res.TracerMode != run.TraceSeccomp || rep.Run.TracerMode != run.TraceSeccomp) {
+		t.Errorf("ptrace mode %q (report %q), want %q", res.TracerMode, rep.Run.TracerMode, run.TraceSeccomp)
+	}
 	if res.Exit.Code != 0 {
 		t.Errorf("exit %+v; stderr %s", res.Exit, res.Output.Stderr)
 	}
@@ -479,8 +486,8 @@ func TestQuietImage(t *testing.T) {
 	}
 }
 
-// TestEscapes tries to get out of the sandbox: every attempt fails, and the
-// report says what was tried.
+// TestEscapes tries to get out of the sandbox, with each tracer: every
+// attempt fails, and the report says what was tried.
 func TestEscapes(t *testing.T) {
 	needSandbox(t)
 	tracers := needTracer(t)
@@ -581,45 +588,243 @@ func TestEscapes(t *testing.T) {
 				}
 			}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			img := corpusImage(t, "multiarch-busybox/oci")
-			o := c.opts
-			o.Tracers = tracers
-			o.User = "0"
-			o.Command = []string{"sh", "-c", c.script}
-			res, rep := runIt(t, img, o)
-			c.check(t, res, rep)
+	for _, tr := range tracers {
+		t.Run(tr.Name, func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					accepted.Store(0)
+					img := corpusImage(t, "multiarch-busybox/oci")
+					o := c.opts
+					o.Tracer, o.Tracers = tr.Name, []run.TracerFactory{tr}
+					o.User = "0"
+					o.Command = []string{"sh", "-c", c.script}
+					res, rep := runIt(t, img, o)
+					if res.Tracer != tr.Name {
+						t.Errorf("tracer %q, want %q", res.Tracer, tr.Name)
+					}
+					c.check(t, res, rep)
+				})
+			}
 		})
 	}
 }
 
-// TestTracerChoice: auto takes the first tracer that attaches and says
-// which; a named tracer that is not built in, or no tracer at all, is an
-// error naming what is missing.
+// TestTracerChoice: auto takes the first tracer that can run and says why
+// it passed over the others; a tracer chosen before the container exists
+// that then fails to attach gives way to the next; a named tracer that is
+// not built in, or no tracer at all, is an error naming what is missing.
+// With the real tracers: without the kernel's BTF auto records with ptrace
+// (in its seccomp mode), and with ptrace refused too the run fails with
+// exit 2 naming both.
 func TestTracerChoice(t *testing.T) {
 	needSandbox(t)
 	tracers := needTracer(t)
-	failing := run.TracerFactory{Name: "broken", New: func() (trace.Tracer, error) { return nil, errors.New("BPF not permitted here") }}
+	failing := run.TracerFactory{Name: "failing", New: func() (trace.Tracer, error) { return nil, errors.New("BPF not permitted here") }}
 	img := corpusImage(t, "multiarch-busybox/oci")
-	res, rep := runIt(t, img, run.Options{Tracers: append([]run.TracerFactory{failing}, tracers...), Command: []string{"sh", "-c", "exit 0"}})
-	if res.Tracer != tracers[0].Name || rep.Tracer != tracers[0].Name {
-		t.Errorf("auto chose %q, want the fallback %q", res.Tracer, tracers[0].Name)
+	quick := []string{"sh", "-c", "exit 0"}
+	t.Run("auto passes over a tracer that cannot run", func(t *testing.T) {
+		res, rep := runIt(t, img, run.Options{Tracers: append([]run.TracerFactory{failing}, tracers...), Command: quick})
+		if res.Tracer != tracers[0].Name || rep.Tracer != tracers[0].Name {
+			t.Errorf("auto chose %q, want the fallback %q", res.Tracer, tracers[0].Name)
+		}
+		if len(execs(res)) == 0 {
+			t.Errorf("the fallback recorded nothing")
+		}
+		if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "BPF not permitted here") }) {
+			t.Errorf("the report does not say why the first tracer was passed over: %q", rep.Warnings)
+		}
+	})
+	t.Run("a tracer that does not attach gives way", func(t *testing.T) {
+		broken := run.TracerFactory{Name: "broken", New: func() (trace.Tracer, error) { return attachFails{}, nil }}
+		last := tracers[len(tracers)-1]
+		res, rep := runIt(t, img, run.Options{Tracers: []run.TracerFactory{broken, last}, Command: quick})
+		if res.Tracer != last.Name || len(execs(res)) == 0 {
+			t.Errorf("tracer %q with %d execs, want %q recording", res.Tracer, len(execs(res)), last.Name)
+		}
+		if last.Name == "ptrace" && res.TracerMode != run.TraceEverySyscall {
+			t.Errorf("ptrace after a tracer chosen before the container: mode %q, want %q (the filter is Docker's)", res.TracerMode, run.TraceEverySyscall)
+		}
+		if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "no attaching here") }) {
+			t.Errorf("the report does not say why the first tracer failed: %q", rep.Warnings)
+		}
+	})
+	t.Run("no tracer can run", func(t *testing.T) {
+		_, err := run.Run(context.Background(), img, run.Options{Tracers: []run.TracerFactory{failing}, Command: quick})
+		if !errors.Is(err, run.ErrNoTracer) || !strings.Contains(err.Error(), "BPF not permitted here") {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("not built in", func(t *testing.T) {
+		_, err := run.Run(context.Background(), img, run.Options{Tracer: "dtrace", Tracers: tracers, Command: quick})
+		if !errors.Is(err, run.ErrNoTracer) || !strings.Contains(err.Error(), `"dtrace"`) {
+			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("none", func(t *testing.T) {
+		res, rep := runIt(t, img, run.Options{Tracer: run.TracerNone, Command: quick})
+		if res.Tracer != run.TracerNone || len(res.Events) != 0 || len(rep.Warnings) == 0 {
+			t.Errorf("--tracer none: tracer %q, %d events, warnings %v", res.Tracer, len(res.Events), rep.Warnings)
+		}
+	})
+	t.Run("without BTF auto takes ptrace", func(t *testing.T) {
+		childTest(t, "TestTracerWithoutBTF", hideBTFEnv)
+	})
+	t.Run("without BTF or ptrace the run fails with exit 2", func(t *testing.T) {
+		childTest(t, "TestTracerWithoutAny", hideBTFEnv, denyPtraceEnv)
+	})
+}
+
+// attachFails is a tracer that can run here but does not attach.
+type attachFails struct{}
+
+func (attachFails) Name() string { return "broken" }
+func (attachFails) Attach(context.Context, trace.Target) (trace.Session, error) {
+	return nil, errors.New("no attaching here")
+}
+
+// The child tests of TestTracerChoice run in a process of their own, in a
+// mount namespace of its own, where the kernel's BTF can be hidden (eBPF
+// cannot run) and, with denyPtraceEnv, ptrace(2) is refused by a seccomp
+// filter (the ptrace tracer cannot run).
+const (
+	hideBTFEnv    = "DRYDOCK_TEST_HIDE_BTF"
+	denyPtraceEnv = "DRYDOCK_TEST_DENY_PTRACE"
+)
+
+// childTest runs one test of this binary in a new mount namespace with
+// env set, and requires it to pass (not to skip).
+func childTest(t *testing.T, name string, env ...string) {
+	t.Helper()
+	cmd := exec.Command("/proc/self/exe", "-test.run=^"+name+"$", "-test.v", "-test.count=1")
+	cmd.Env = os.Environ()
+	for _, e := range env {
+		cmd.Env = append(cmd.Env, e+"=1")
 	}
-	if len(execs(res)) == 0 {
-		t.Errorf("the fallback recorded nothing")
+	// Go makes the new namespace's mounts private before it executes the
+	// child: nothing it mounts reaches the host's namespace.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", name, out)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
 	}
-	_, err := run.Run(context.Background(), img, run.Options{Tracers: []run.TracerFactory{failing}, Command: []string{"sh", "-c", "exit 0"}})
-	if !errors.Is(err, run.ErrNoTracer) || !strings.Contains(err.Error(), "BPF not permitted here") {
-		t.Errorf("no tracer attached: got %v", err)
+	if !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s did not pass (skipped?)", name)
 	}
-	_, err = run.Run(context.Background(), img, run.Options{Tracer: "ptrace", Tracers: tracers, Command: []string{"sh", "-c", "exit 0"}})
-	if !errors.Is(err, run.ErrNoTracer) || !strings.Contains(err.Error(), `"ptrace"`) {
-		t.Errorf("a tracer not built in: got %v", err)
+}
+
+// childOnly skips a child test unless TestTracerChoice started it.
+func childOnly(t *testing.T, env ...string) {
+	t.Helper()
+	for _, e := range env {
+		if os.Getenv(e) != "1" {
+			t.Skipf("run by TestTracerChoice (%s)", e)
+		}
 	}
-	res, rep = runIt(t, img, run.Options{Tracer: run.TracerNone, Command: []string{"sh", "-c", "exit 0"}})
-	if res.Tracer != run.TracerNone || len(res.Events) != 0 || len(rep.Warnings) == 0 {
-		t.Errorf("--tracer none: tracer %q, %d events, warnings %v", res.Tracer, len(res.Events), rep.Warnings)
+}
+
+// btfDirs are the places the eBPF loader looks for the kernel's BTF.
+var btfDirs = []string{"/sys/kernel/btf", "/boot", "/lib/modules", "/usr/lib/modules", "/usr/lib/debug"}
+
+// hideBTF mounts an empty file system over each of btfDirs, in the child's
+// own mount namespace, and returns the function that uncovers them. (The
+// runtime cannot run while they are hidden: a user namespace may mount a
+// new sysfs only where the whole of sysfs is visible.)
+func hideBTF(t *testing.T) func() {
+	t.Helper()
+	if os.Getenv(hideBTFEnv) != "1" {
+		t.Fatal("hideBTF outside a child test's mount namespace")
+	}
+	var hidden []string
+	for _, d := range btfDirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			continue
+		}
+		if err := unix.Mount("tmpfs", d, "tmpfs", unix.MS_RDONLY, "size=4k"); err != nil {
+			t.Fatalf("hiding %s: %v", d, err)
+		}
+		hidden = append(hidden, d)
+	}
+	return func() {
+		for _, d := range hidden {
+			if err := unix.Unmount(d, 0); err != nil {
+				t.Errorf("uncovering %s: %v", d, err)
+			}
+		}
+	}
+}
+
+// denyPtrace installs, on every thread of this process (and so on all it
+// starts), a seccomp filter that refuses ptrace(2) with EPERM.
+func denyPtrace() error {
+	stmt := func(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
+	prog := []unix.SockFilter{
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 0), // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: uint32(unix.SYS_PTRACE)},
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM)),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	_, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// TestTracerWithoutBTF (a child of TestTracerChoice): the built-in eBPF
+// tracer, asked while the kernel's BTF is hidden, cannot run; auto then
+// records with the built-in ptrace tracer, in its seccomp mode, and the
+// report says why.
+func TestTracerWithoutBTF(t *testing.T) {
+	childOnly(t, hideBTFEnv)
+	needSandbox(t)
+	var tracers []run.TracerFactory
+	for _, f := range run.BuiltinTracers() {
+		if f.Name == "ebpf" {
+			real := f.New
+			f.New = func() (trace.Tracer, error) {
+				defer hideBTF(t)()
+				return real()
+			}
+		}
+		tracers = append(tracers, f)
+	}
+	img := corpusImage(t, "multiarch-busybox/oci")
+	res, rep := runIt(t, img, run.Options{Tracers: tracers, Command: []string{"sh", "-c", "cat /etc/passwd >/dev/null"}})
+	if res.Tracer != "ptrace" || res.TracerMode != run.TraceSeccomp {
+		t.Errorf("auto chose %q (%q), want ptrace (%q)", res.Tracer, res.TracerMode, run.TraceSeccomp)
+	}
+	if !slices.ContainsFunc(rep.Files.Read, func(f run.FileUse) bool { return f.Path == "/etc/passwd" }) {
+		t.Errorf("ptrace did not record the read of /etc/passwd: %+v", rep.Files.Read)
+	}
+	if !slices.ContainsFunc(rep.Warnings, func(w string) bool {
+		return strings.Contains(w, "no kernel BTF") && strings.Contains(w, "recorded with ptrace")
+	}) {
+		t.Errorf("the report does not say why eBPF was passed over: %q", rep.Warnings)
+	}
+}
+
+// TestTracerWithoutAny (a child of TestTracerChoice): with the kernel's
+// BTF hidden and ptrace(2) refused, drydock run exits 2 before it creates
+// anything, naming what each tracer lacks.
+func TestTracerWithoutAny(t *testing.T) {
+	childOnly(t, hideBTFEnv, denyPtraceEnv)
+	needSandbox(t)
+	defer hideBTF(t)()
+	if err := denyPtrace(); err != nil {
+		t.Fatalf("seccomp filter refusing ptrace: %v", err)
+	}
+	img := corpusImage(t, "multiarch-busybox/oci")
+	code, out, errOut := drydock(t, "run", img.Ref, "--duration", "5s", "--", "sh", "-c", "exit 0")
+	t.Logf("drydock run: exit %d\n%s", code, errOut)
+	if code != cli.ExitError {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, cli.ExitError, out, errOut)
+	}
+	for _, want := range []string{"no tracer", "ebpf unavailable: no kernel BTF", "ptrace unavailable: the ptrace system call is refused", "--tracer none"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the error does not say %q:\n%s", want, errOut)
+		}
 	}
 }
 

@@ -86,6 +86,13 @@
       if (f.kev.required_action) { k += '. ' + f.kev.required_action; }
       add('Exploited', k);
     }
+    if (f.in_use) {
+      var ev = '';
+      ((report.runtime || {}).packages || []).forEach(function (u) {
+        if (u.type === p.type && u.name === p.name && u.version === p.version && u.path === p.path) { ev = u.evidence; }
+      });
+      add('Runtime', 'in use by the recorded run' + (ev ? ' (' + ev + ')' : ''));
+    }
     if (f.suppression) {
       var s = f.suppression;
       var st = s.kind + (s.status ? ' · ' + s.status : '') + ': ' + s.justification;
@@ -140,7 +147,8 @@
         text: kind === 'findings' ? findingText(item) : packageText(item),
         sev: tr.getAttribute('data-sev'),
         supp: tr.hasAttribute('data-supp'),
-        fix: tr.hasAttribute('data-fix')
+        fix: tr.hasAttribute('data-fix'),
+        use: tr.hasAttribute('data-inuse')
       };
     });
     var count = section.querySelector('[data-count]');
@@ -148,6 +156,7 @@
     var sevs = Array.prototype.slice.call(section.querySelectorAll('.sevf input'));
     var showSupp = section.querySelector('input.show-suppressed');
     var onlyFix = section.querySelector('input.only-fixable');
+    var onlyUse = section.querySelector('input.only-inuse');
     var noun = kind === 'findings' ? 'findings' : 'packages';
 
     function apply() {
@@ -160,6 +169,7 @@
         if (ok && sevs.length && r.sev) { ok = allowed[r.sev] !== false; }
         if (ok && showSupp && !showSupp.checked && r.supp) { ok = false; }
         if (ok && onlyFix && onlyFix.checked && !r.fix) { ok = false; }
+        if (ok && onlyUse && onlyUse.checked && !r.use) { ok = false; }
         r.tr.hidden = !ok;
         if (r.detail) { r.detail.hidden = !ok || r.tr.querySelector('.expand').getAttribute('aria-expanded') !== 'true'; }
         if (ok) { shown++; }
@@ -198,7 +208,7 @@
       if (b) { b.addEventListener('click', function () { sortBy(col); }); }
     });
     if (filter) { filter.addEventListener('input', apply); }
-    sevs.concat([showSupp, onlyFix]).forEach(function (c) { if (c) { c.addEventListener('change', apply); } });
+    sevs.concat([showSupp, onlyFix, onlyUse]).forEach(function (c) { if (c) { c.addEventListener('change', apply); } });
 
     if (kind === 'findings') {
       rows.forEach(function (r) {

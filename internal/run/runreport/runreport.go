@@ -62,7 +62,11 @@ type Target struct {
 // RunInfo says how the run went.
 type RunInfo struct {
 	Runtime string `json:"runtime"`
-	Network string `json:"network"`
+	// TracerMode is how the ptrace tracer stopped the workload: "seccomp"
+	// (only at the traced calls, which the sandbox's seccomp filter sends
+	// it) or "every-syscall"; empty for the other tracers.
+	TracerMode string `json:"tracer_mode,omitempty"`
+	Network    string `json:"network"`
 	// RootFS is "overlay" (copy-on-write) or "copy" (a private unpacked
 	// copy).
 	RootFS   string   `json:"rootfs"`
@@ -136,7 +140,7 @@ func Build(tool Tool, target Target, res *run.Result, set *rules.Set, inUse []ru
 	r := &Report{
 		Schema: Schema, Tool: tool, Target: target, Tracer: res.Tracer,
 		Run: RunInfo{
-			Runtime: res.Runtime, Network: res.Network, RootFS: res.RootFS, Args: res.Args,
+			Runtime: res.Runtime, TracerMode: res.TracerMode, Network: res.Network, RootFS: res.RootFS, Args: res.Args,
 			UID: res.User.UID, GID: res.User.GID, Exposed: res.Exposed,
 			Started: res.Started.UTC().Format(time.RFC3339Nano), SetupMS: res.Setup.Milliseconds(), RanMS: res.Ran.Milliseconds(),
 			TimedOut: res.TimedOut, Exit: res.Exit, Counters: res.Counters,

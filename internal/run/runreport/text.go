@@ -15,8 +15,12 @@ func writeTable(w io.Writer, r *Report) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
 	p("%s (%s)\n", r.Target.Ref, r.Target.Platform)
+	tracer := r.Tracer
+	if r.Run.TracerMode != "" {
+		tracer += " (" + r.Run.TracerMode + ")"
+	}
 	p("ran %s as %d:%d for %d ms (setup %d ms) with %s, tracer %s, network %s, root %s\n",
-		strings.Join(r.Run.Args, " "), r.Run.UID, r.Run.GID, r.Run.RanMS, r.Run.SetupMS, r.Run.Runtime, r.Tracer, r.Run.Network, r.Run.RootFS)
+		strings.Join(r.Run.Args, " "), r.Run.UID, r.Run.GID, r.Run.RanMS, r.Run.SetupMS, r.Run.Runtime, tracer, r.Run.Network, r.Run.RootFS)
 	exit := fmt.Sprintf("exit %d", r.Run.Exit.Code)
 	if r.Run.Exit.Signal != "" {
 		exit += " (" + r.Run.Exit.Signal + ")"

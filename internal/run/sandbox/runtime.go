@@ -80,8 +80,10 @@ var subreaperErr error
 // Create creates the container of bundle and returns when its init
 // process exists. drydock becomes a child subreaper (a process-wide
 // setting) so that the init process, once the runtime has handed it over,
-// is drydock's child and its exit status can be read.
-func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, error) {
+// is drydock's child and its exit status can be read. gate, when not nil,
+// is the Gate whose hook the bundle's config.json holds: its Attach is
+// called while the init waits there.
+func Create(ctx context.Context, rt Runtime, id, bundle string, gate *Gate) (*Container, error) {
 	subreaperOnce.Do(func() {
 		subreaperErr = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	})
@@ -107,8 +109,21 @@ func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, err
 	cmd.Stdout = out.stdoutW
 	cmd.Stderr = out.stderrW
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	runErr := cmd.Run()
+	var runErr, gateErr error
+	if gate == nil {
+		runErr = cmd.Run()
+	} else if runErr = cmd.Start(); runErr == nil {
+		exited := make(chan struct{})
+		waitErr := make(chan error, 1)
+		go func() { waitErr <- cmd.Wait(); close(exited) }()
+		gateErr = gate.run(ctx, exited)
+		runErr = <-waitErr
+	}
 	out.closeWriters()
+	if gateErr != nil && !errors.Is(gateErr, errGateNotReached) {
+		_ = rt.run(context.Background(), "delete", "--force", id)
+		return nil, fmt.Errorf("%s create: holding the container until it is traced: %w", rt.Name(), gateErr)
+	}
 	if runErr != nil {
 		msg := strings.TrimSpace(out.waitShort())
 		_ = rt.run(context.Background(), "delete", "--force", id)
@@ -135,6 +150,15 @@ func Create(ctx context.Context, rt Runtime, id, bundle string) (*Container, err
 
 func (c *Container) wait() {
 	defer close(c.exited)
+	// A ptrace tracer in this process traces the init, which is this
+	// process's child: the kernel reports the init's ptrace stops to every
+	// wait of this process, not only to the tracer's thread, and a wait
+	// here would take them from the tracer (the init would stay stopped).
+	// So wait for the exit on a pidfd first, and reap only then.
+	if pfd, err := unix.PidfdOpen(c.Pid, 0); err == nil {
+		pollExit(pfd)
+		unix.Close(pfd)
+	}
 	st, err := c.proc.Wait()
 	if err != nil {
 		// Not our child (no subreaper): poll until it is gone.
@@ -150,6 +174,18 @@ func (c *Container) wait() {
 		c.status = Exit{Code: 128 + int(ws.Signal()), Signal: unix.SignalName(ws.Signal())}
 	default:
 		c.status = Exit{Code: ws.ExitStatus()}
+	}
+}
+
+// pollExit returns when the process of pidfd has exited (it is a zombie,
+// or reaped already).
+func pollExit(pfd int) {
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == nil || !errors.Is(err, unix.EINTR) {
+			return
+		}
 	}
 }
 

@@ -1,9 +1,11 @@
 package sandbox_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,5 +108,69 @@ func TestResolveUser(t *testing.T) {
 		if u.UID != c.uid || u.GID != c.gid || u.Home != c.home || !slices.Equal(u.Groups, c.groups) {
 			t.Errorf("%q: got %+v, want uid %d gid %d groups %v home %s", c.spec, u, c.uid, c.gid, c.groups, c.home)
 		}
+	}
+}
+
+// TestSpecTraceSyscalls: sending calls to a tracer changes no decision of
+// the profile: each traced call the profile allows is traced with data 0,
+// each it refuses with its errno as the data, and every other call keeps
+// the rules it had.
+func TestSpecTraceSyscalls(t *testing.T) {
+	opts := sandbox.SpecOptions{Args: []string{"/bin/app"}, UID: 0, IDs: sandbox.IDRange{Host: 1 << 20, Size: 65536}, Limits: sandbox.DefaultLimits}
+	plain, err := sandbox.Spec(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ptrace and execve are allowed by Docker's profile; mount and
+	// init_module are refused (no rule names them: the default action).
+	traced := []string{"execve", "ptrace", "mount", "init_module"}
+	opts.TraceSyscalls = traced
+	s, err := sandbox.Spec(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// decisions maps a call to what a profile does with it, rule by rule.
+	decisions := func(sc *specs.LinuxSeccomp) map[string][]string {
+		m := map[string][]string{}
+		for _, r := range sc.Syscalls {
+			errno := "-"
+			if r.ErrnoRet != nil {
+				errno = strconv.Itoa(int(*r.ErrnoRet))
+			}
+			for _, n := range r.Names {
+				m[n] = append(m[n], fmt.Sprintf("%s/%s/%d args", r.Action, errno, len(r.Args)))
+			}
+		}
+		return m
+	}
+	before, after := decisions(plain.Linux.Seccomp), decisions(s.Linux.Seccomp)
+	defErrno := 1
+	if d := plain.Linux.Seccomp.DefaultErrnoRet; d != nil {
+		defErrno = int(*d)
+	}
+	for _, n := range traced {
+		var want []string
+		switch {
+		case len(before[n]) == 0 && plain.Linux.Seccomp.DefaultAction == specs.ActErrno:
+			want = []string{fmt.Sprintf("%s/%d/0 args", specs.ActTrace, defErrno)}
+		case len(before[n]) == 1 && strings.HasPrefix(before[n][0], string(specs.ActAllow)+"/-/"):
+			want = []string{fmt.Sprintf("%s/0/%s", specs.ActTrace, strings.SplitN(before[n][0], "/", 3)[2])}
+		default:
+			t.Fatalf("%s: the profile's rules changed (%q): update the test", n, before[n])
+		}
+		if !slices.Equal(after[n], want) {
+			t.Errorf("%s: rules %q, want %q (before: %q)", n, after[n], want, before[n])
+		}
+	}
+	for n, rules := range before {
+		if slices.Contains(traced, n) {
+			continue
+		}
+		if !slices.Equal(after[n], rules) {
+			t.Errorf("%s: rules %q, want them unchanged %q", n, after[n], rules)
+		}
+	}
+	if s.Linux.Seccomp.DefaultAction != plain.Linux.Seccomp.DefaultAction {
+		t.Errorf("default action %s, want %s", s.Linux.Seccomp.DefaultAction, plain.Linux.Seccomp.DefaultAction)
 	}
 }

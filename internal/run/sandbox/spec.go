@@ -50,6 +50,10 @@ type SpecOptions struct {
 	// CgroupsPath is the container's cgroup, relative to the hierarchy
 	// root ("/drydock/<id>").
 	CgroupsPath string
+	// TraceSyscalls are the system calls the seccomp profile sends to a
+	// ptrace tracer (SCMP_ACT_TRACE) rather than allowing or refusing them
+	// itself; see TraceSyscalls. Empty: the profile is Docker's as it is.
+	TraceSyscalls []string
 }
 
 // DefaultCapabilities are Docker's default capabilities.
@@ -138,6 +142,86 @@ func Spec(o SpecOptions) (*specs.Spec, error) {
 	if sc == nil || len(sc.Syscalls) == 0 {
 		return nil, fmt.Errorf("default seccomp profile: empty for %s", runtime.GOARCH)
 	}
+	if len(o.TraceSyscalls) > 0 {
+		traceSyscalls(sc, o.TraceSyscalls)
+	}
 	s.Linux.Seccomp = sc
 	return s, nil
+}
+
+// eperm is what a seccomp profile's ERRNO action returns when the profile
+// names no errno (runc and crun both default to it).
+const eperm = 1
+
+// traceSyscalls makes a profile send the named system calls to a ptrace
+// tracer (SCMP_ACT_TRACE), without changing what it lets through: the
+// action's data tells the tracer what the profile decided. A call the
+// profile allows is traced with data 0 (the tracer records it and lets it
+// run); a call it refuses with errno N is traced with data N (the tracer
+// records the attempt and skips the call, which returns -N). Calls a rule
+// kills, traps or logs are left as they are. With no tracer attached the
+// kernel fails a traced call with ENOSYS: the filter needs its tracer.
+func traceSyscalls(sc *specs.LinuxSeccomp, names []string) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	errnoOf := func(p *uint) uint {
+		if p != nil {
+			return *p
+		}
+		return eperm
+	}
+	data := func(action specs.LinuxSeccompAction, errnoRet *uint) (uint, bool) {
+		switch action {
+		case specs.ActAllow:
+			return 0, true
+		case specs.ActErrno:
+			// ERRNO(0) fakes success without running the call: a trace
+			// with data 0 would run it.
+			if e := errnoOf(errnoRet); e != 0 {
+				return e, true
+			}
+		}
+		return 0, false
+	}
+	named := map[string]bool{}
+	var out []specs.LinuxSyscall
+	for _, r := range sc.Syscalls {
+		var keep, traced []string
+		for _, n := range r.Names {
+			named[n] = true
+			if want[n] {
+				traced = append(traced, n)
+			} else {
+				keep = append(keep, n)
+			}
+		}
+		d, ok := data(r.Action, r.ErrnoRet)
+		if len(traced) == 0 || !ok {
+			out = append(out, r)
+			continue
+		}
+		if len(keep) > 0 {
+			k := r
+			k.Names = keep
+			out = append(out, k)
+		}
+		t := r
+		t.Names = traced
+		t.Action = specs.ActTrace
+		t.ErrnoRet = &d
+		out = append(out, t)
+	}
+	// The calls no rule names get the default action.
+	var rest []string
+	for _, n := range names {
+		if !named[n] {
+			rest = append(rest, n)
+		}
+	}
+	if d, ok := data(sc.DefaultAction, sc.DefaultErrnoRet); ok && len(rest) > 0 {
+		out = append(out, specs.LinuxSyscall{Names: rest, Action: specs.ActTrace, ErrnoRet: &d})
+	}
+	sc.Syscalls = out
 }

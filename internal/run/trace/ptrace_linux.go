@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -30,9 +31,13 @@ type ptraceTracer struct{}
 
 func (ptraceTracer) Name() string { return "ptrace" }
 
-// newPtrace checks what ptrace needs: Linux 5.3 (PTRACE_GET_SYSCALL_INFO)
-// and a Yama policy that lets this process trace a process that is not
-// its child.
+// SeccompTrace says the tracer can use Target.SeccompTrace: a sandbox
+// that knows it traces with ptrace can trap only the traced calls.
+func (ptraceTracer) SeccompTrace() bool { return true }
+
+// newPtrace checks what ptrace needs: Linux 5.3 (PTRACE_GET_SYSCALL_INFO),
+// the ptrace system call not refused to this process, and a Yama policy
+// that lets this process trace a process that is not its child.
 func newPtrace() (Tracer, error) {
 	var u unix.Utsname
 	if err := unix.Uname(&u); err == nil {
@@ -40,6 +45,12 @@ func newPtrace() (Tracer, error) {
 		if !kernelAtLeast(rel, 5, 3) {
 			return nil, unavailable("ptrace", "Linux 5.3 or later for PTRACE_GET_SYSCALL_INFO (this kernel is "+rel+")", nil)
 		}
+	}
+	// ptrace(2) itself may be refused to this process (a seccomp filter,
+	// a security module): a request about a pid that cannot exist gets
+	// ESRCH from the kernel, and something else when it is refused first.
+	if err := ptrace(unix.PTRACE_SEIZE, -1, 0, 0); !errors.Is(err, unix.ESRCH) {
+		return nil, unavailable("ptrace", "the ptrace system call is refused to this process (a seccomp filter or a security module)", err)
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/yama/ptrace_scope"); err == nil {
 		scope := strings.TrimSpace(string(b))
@@ -314,6 +325,10 @@ func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
 		s.execed(th, former)
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_EXIT:
+		if th.tid == th.tgid && ownChild(tid) {
+			s.detachExiting(th)
+			return
+		}
 		s.resume(tid, 0)
 	case unix.PTRACE_EVENT_SECCOMP:
 		// a seccomp SECCOMP_RET_TRACE trap: the call's entry
@@ -335,6 +350,33 @@ func (s *ptraceSession) handle(tid int, ws unix.WaitStatus) {
 	default:
 		s.resume(tid, 0)
 	}
+}
+
+// ownChild says whether a process's real parent is this process (a
+// container init handed over through a child subreaper, a child started
+// with os/exec).
+func ownChild(pid int) bool {
+	st, err := readStatus(pid)
+	return err == nil && st.ppid == os.Getpid()
+}
+
+// detachExiting lets go of a process of our own at its exit stop. Its
+// parent (this process) waits for it and needs its status; but when the
+// tracer is in the real parent's thread group, the kernel lets the
+// tracer's wait reap the tracee outright, and the parent's wait would find
+// nothing. The status comes from the exit event's message instead.
+func (s *ptraceSession) detachExiting(th *pthread) {
+	msg, err := unix.PtraceGetEventMsg(th.tid)
+	if derr := unix.PtraceDetach(th.tid); derr != nil {
+		s.resume(th.tid, 0) // gone meanwhile: its exit is reported as usual
+		return
+	}
+	if err != nil {
+		s.threadGone(th, nil)
+		return
+	}
+	ws := unix.WaitStatus(msg)
+	s.threadGone(th, &ws)
 }
 
 // newThread registers a thread or process the kernel attached for us
@@ -437,6 +479,11 @@ func (s *ptraceSession) syscallStop(th *pthread) {
 	switch info.Op {
 	case unix.PTRACE_SYSCALL_INFO_ENTRY, unix.PTRACE_SYSCALL_INFO_SECCOMP:
 		th.pending = nil
+		if info.Op == unix.PTRACE_SYSCALL_INFO_SECCOMP && info.RetDat != 0 {
+			// The filter refuses this call (with errno RetDat): skip it,
+			// whatever it is, and record the attempt below.
+			s.refuse(th, int(info.RetDat&0xffff))
+		}
 		if info.Arch != nativeArch || info.Nr >= maxSyscall {
 			return
 		}
@@ -454,6 +501,16 @@ func (s *ptraceSession) syscallStop(th *pthread) {
 			return // reported at PTRACE_EVENT_EXEC
 		}
 		s.exited(th, c)
+	}
+}
+
+// refuse skips the call a thread is stopped in at a seccomp trap, so that
+// it returns -errno as the profile wants. A call that cannot be skipped
+// must not run: the process is killed instead.
+func (s *ptraceSession) refuse(th *pthread, errno int) {
+	if err := skipSyscall(th.tid, errno); err != nil {
+		slog.Warn("a refused system call could not be skipped: killing the process", "tracer", "ptrace", "pid", th.tgid, "tid", th.tid, "err", err)
+		_ = unix.Tgkill(th.tgid, th.tid, unix.SIGKILL)
 	}
 }
 

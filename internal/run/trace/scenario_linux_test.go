@@ -8,6 +8,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,6 +52,8 @@ func TestMain(m *testing.M) {
 		os.Exit(threadWorkload())
 	case "wait":
 		os.Exit(waitThenExec())
+	case "refuse":
+		os.Exit(refusedCalls())
 	}
 	code := m.Run()
 	if busyboxRoot != "" {
@@ -399,9 +402,11 @@ func runHelperMode(t *testing.T, tr Tracer, dir string, goHelper, seccomp bool) 
 		pw.Write([]byte("go\n"))
 		pw.Close()
 	}, filepath.Join(bin, "cat"), filepath.Join(dir, "outside-marker"))
-	// The tracer may have reaped the tree already (its processes were its
-	// tracees); the exit event tells the status.
-	_ = cmd.Wait()
+	// The traced root is this process's child: its parent, not the
+	// tracer, reaps it and reads its status (the scenario exits 0).
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("%s: the parent's wait for the traced root: %v", tr.Name(), err)
+	}
 	if stderr.Len() > 0 {
 		t.Logf("scenario stderr: %s", stderr.String())
 	}
@@ -733,5 +738,128 @@ func TestSeccompTrace(t *testing.T) {
 	t.Logf("ptrace stops: %d at every syscall, %d with seccomp traps", plain.stops, trapped.stops)
 	if trapped.stops*2 > plain.stops {
 		t.Errorf("seccomp traps: %d stops, every syscall: %d; want less than half", trapped.stops, plain.stops)
+	}
+}
+
+// refusedCalls installs a filter that sends bind (a traced call) and
+// mkdirat (an untraced one) to the tracer as refused (SECCOMP_RET_TRACE
+// with the errno as data), waits for a line on fd 3, then tries both: each
+// must fail with the filter's errno and leave nothing behind.
+func refusedCalls() int {
+	stmt := func(code uint16, k uint32) unix.SockFilter { return unix.SockFilter{Code: code, K: k} }
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: jt, Jf: jf, K: k}
+	}
+	prog := []unix.SockFilter{
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 4),
+		jeq(nativeArch, 1, 0),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),
+		stmt(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 0),
+		jeq(uint32(unix.SYS_BIND), 2, 0),
+		jeq(uint32(unix.SYS_MKDIRAT), 2, 0),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_ALLOW),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_TRACE|uint32(unix.EPERM)),
+		stmt(unix.BPF_RET|unix.BPF_K, unix.SECCOMP_RET_TRACE|uint32(unix.EACCES)),
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "no_new_privs:", err)
+		return 1
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		fmt.Fprintln(os.Stderr, "seccomp:", e)
+		return 1
+	}
+	var b [1]byte
+	for {
+		if n, err := syscall.Read(3, b[:]); n <= 0 || err != nil || b[0] == '\n' {
+			break
+		}
+	}
+	syscall.Close(3)
+	d := os.Getenv("D")
+	code := 0
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "socket:", err)
+		return 1
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(d, "sock")}); err != unix.EPERM {
+		fmt.Fprintln(os.Stderr, "bind: got", err, "want EPERM")
+		code = 1
+	}
+	if err := unix.Mkdirat(unix.AT_FDCWD, filepath.Join(d, "dir"), 0o755); err != unix.EACCES {
+		fmt.Fprintln(os.Stderr, "mkdirat: got", err, "want EACCES")
+		code = 1
+	}
+	for _, n := range []string{"sock", "dir"} {
+		if _, err := os.Lstat(filepath.Join(d, n)); err == nil {
+			fmt.Fprintln(os.Stderr, "the refused call ran:", n, "exists")
+			code = 1
+		}
+	}
+	return code
+}
+
+// TestSeccompRefused: a call the filter traps as refused (data: the
+// errno) is skipped by the tracer and returns that errno — a traced call
+// (bind, recorded with its result) and an untraced one (mkdirat) alike.
+func TestSeccompRefused(t *testing.T) {
+	needRoot(t)
+	tr := tracerNamed(t, "ptrace")
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = []string{"D=" + dir, "DRYDOCK_TRACE_HELPER=refuse"}
+	cmd.ExtraFiles = []*os.File{pr}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	evs, _, _ := traceTree(t, tr, Target{PID: cmd.Process.Pid, SeccompTrace: true}, func() {
+		pw.Write([]byte("go\n"))
+		pw.Close()
+	}, "/bin/true", "")
+	// A multi-threaded process whose exit_group comes from a thread other
+	// than its leader: the leader dies without an exit stop and the
+	// tracer reaps it (its exit event has the status).
+	if err := cmd.Wait(); err != nil && !errors.Is(err, unix.ECHILD) {
+		t.Errorf("the workload: %v: %s", err, stderr.String())
+	}
+	exited := false
+	for _, ev := range evs {
+		if ev.Kind == KindExit && ev.PID == cmd.Process.Pid {
+			exited = true
+			if ev.Result != 0 {
+				t.Errorf("the workload exited %d: %s", ev.Result, stderr.String())
+			}
+		}
+	}
+	if !exited {
+		t.Errorf("no exit event for the workload")
+	}
+	found := false
+	for _, ev := range evs {
+		if ev.Kind == KindBind && ev.Path == filepath.Join(dir, "sock") {
+			found = true
+			if ev.Result != -int(unix.EPERM) {
+				t.Errorf("bind recorded with result %d, want %d", ev.Result, -int(unix.EPERM))
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the refused bind is not recorded: %+v", evs)
 	}
 }

@@ -15,3 +15,16 @@ func archSyscalls() map[uint64]op {
 		unix.SYS_CREAT: opCreat,
 	}
 }
+
+// skipSyscall makes a thread stopped at a system call's seccomp trap skip
+// the call, which then returns -errno: the system call number -1 skips
+// it, and the return register holds what the call returns.
+func skipSyscall(tid int, errno int) error {
+	var regs unix.PtraceRegs
+	if err := unix.PtraceGetRegs(tid, &regs); err != nil {
+		return err
+	}
+	regs.Orig_rax = ^uint64(0)
+	regs.Rax = uint64(-int64(errno))
+	return unix.PtraceSetRegs(tid, &regs)
+}

@@ -91,6 +91,11 @@ type Target struct {
 	// then stops the workload at those calls only, not at every system
 	// call. Use it with the ptrace tracer only: with no ptrace tracer
 	// attached, such a filter fails those calls with ENOSYS.
+	//
+	// The action's data says what the filter decided: 0 lets the call run
+	// once recorded; N > 0 refuses it with errno N — the tracer records
+	// the attempt and skips the call, which returns -N. (A call the
+	// filter refuses with SECCOMP_RET_ERRNO never reaches a tracer.)
 	SeccompTrace bool
 }
 
