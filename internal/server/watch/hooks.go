@@ -203,6 +203,8 @@ type HookResult struct {
 func (w *Watcher) Handle(ctx context.Context, pushes []Push) (HookResult, error) {
 	var res HookResult
 	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, p := range pushes {
 		s, ok := w.spec(p.Host, p.Repository, p.Tag)
 		if !ok {
@@ -219,12 +221,12 @@ func (w *Watcher) Handle(ctx context.Context, pushes []Push) (HookResult, error)
 				err = errors.New("push event without digest")
 				break
 			}
-			err = w.Seen(ctx, s.Repository, p.Tag, digest, now)
+			err = w.seen(ctx, s.Repository, p.Tag, digest, now)
 		case ActionDelete:
 			if p.Digest != "" {
-				err = w.Deleted(ctx, s.Repository, p.Digest, now)
+				err = w.deleted(ctx, s.Repository, p.Digest, now)
 			} else {
-				err = w.Removed(ctx, s.Repository, p.Tag, now)
+				err = w.removed(ctx, s.Repository, p.Tag, now)
 			}
 		}
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -110,6 +111,11 @@ type Watcher struct {
 	// Transport is the base HTTP transport (nil: the default).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+
+	// mu orders what this process learns of tags: a poll's answer for a
+	// tag and a registry event about it are handled one after the other,
+	// the registry asked under the lock, so the later answer wins.
+	mu sync.Mutex
 }
 
 // Watched reports whether a repository (REGISTRY/REPOSITORY) is watched.
@@ -180,15 +186,7 @@ func (w *Watcher) poll(ctx context.Context, s Spec) error {
 			continue
 		}
 		listed[tag] = true
-		ref := s.Repository.Tag(tag)
-		desc, err := remote.Head(ref, ropts...)
-		if err != nil {
-			if notFound(err) {
-				continue // deleted since it was listed
-			}
-			return fmt.Errorf("%s: %w", ref.Name(), err)
-		}
-		if err := w.Seen(ctx, s.Repository, tag, desc.Digest.String(), now); err != nil {
+		if err := w.pollTag(ctx, s.Repository, tag, ropts, now); err != nil {
 			return err
 		}
 	}
@@ -203,16 +201,32 @@ func (w *Watcher) poll(ctx context.Context, s Spec) error {
 		if ok, _ := path.Match(s.TagGlob, k.Tag); !ok {
 			continue
 		}
-		if err := w.Removed(ctx, s.Repository, k.Tag, now); err != nil {
+		if err := w.pollTag(ctx, s.Repository, k.Tag, ropts, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Seen handles a tag naming a digest: a digest the store has gets the
+// pollTag asks the registry what a tag names now and acts on it: a
+// digest is Seen, a missing tag Removed.
+func (w *Watcher) pollTag(ctx context.Context, repo name.Repository, tag string, ropts []remote.Option, now time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ref := repo.Tag(tag)
+	desc, err := remote.Head(ref, ropts...)
+	switch {
+	case err != nil && notFound(err):
+		return w.removed(ctx, repo, tag, now)
+	case err != nil:
+		return fmt.Errorf("%s: %w", ref.Name(), err)
+	}
+	return w.seen(ctx, repo, tag, desc.Digest.String(), now)
+}
+
+// seen handles a tag naming a digest: a digest the store has gets the
 // tag; one it lacks is scanned (unless a scan of it waits already).
-func (w *Watcher) Seen(ctx context.Context, repo name.Repository, tag, digest string, now time.Time) error {
+func (w *Watcher) seen(ctx context.Context, repo name.Repository, tag, digest string, now time.Time) error {
 	known, err := w.Store.WatchTags(ctx, repo.Name())
 	if err != nil {
 		return err
@@ -259,10 +273,10 @@ func (w *Watcher) scan(ctx context.Context, ref string) error {
 	return nil
 }
 
-// Removed handles a tag gone from its registry; when no watched tag
+// removed handles a tag gone from its registry; when no watched tag
 // names its digest any more and the registry no longer has the digest,
 // the image is marked gone.
-func (w *Watcher) Removed(ctx context.Context, repo name.Repository, tag string, now time.Time) error {
+func (w *Watcher) removed(ctx context.Context, repo name.Repository, tag string, now time.Time) error {
 	digest, err := w.Store.RemoveWatchTag(ctx, repo.Name(), tag, now)
 	if err != nil || digest == "" {
 		return err
@@ -286,8 +300,8 @@ func (w *Watcher) maybeGone(ctx context.Context, repo name.Repository, digest st
 	return err
 }
 
-// Deleted handles a registry's delete event for a digest.
-func (w *Watcher) Deleted(ctx context.Context, repo name.Repository, digest string, now time.Time) error {
+// deleted handles a registry's delete event for a digest.
+func (w *Watcher) deleted(ctx context.Context, repo name.Repository, digest string, now time.Time) error {
 	known, err := w.Store.WatchTags(ctx, repo.Name())
 	if err != nil {
 		return err
