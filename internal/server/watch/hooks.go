@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -166,15 +167,25 @@ func ParseHarbor(body []byte) ([]Push, error) {
 	return out, nil
 }
 
+// The distribution reference grammar (distribution/reference): path
+// components and tags.
+var (
+	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	tagName       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
 // check refuses names a reference could not hold.
 func (p Push) check() error {
-	if _, err := name.NewRepository("registry.invalid/"+p.Repository, name.StrictValidation); err != nil || p.Repository == "" {
+	if p.Repository == "" || len(p.Repository) > 255 {
 		return fmt.Errorf("repository %q: not a repository name", p.Repository)
 	}
-	if p.Tag != "" {
-		if _, err := name.NewTag("registry.invalid/x:"+p.Tag, name.StrictValidation); err != nil {
-			return fmt.Errorf("tag %q: not a tag", p.Tag)
+	for _, c := range strings.Split(p.Repository, "/") {
+		if !pathComponent.MatchString(c) {
+			return fmt.Errorf("repository %q: not a repository name", p.Repository)
 		}
+	}
+	if p.Tag != "" && !tagName.MatchString(p.Tag) {
+		return fmt.Errorf("tag %q: not a tag", p.Tag)
 	}
 	if p.Digest != "" {
 		if _, err := name.NewDigest("registry.invalid/x@"+p.Digest, name.StrictValidation); err != nil {
