@@ -23,8 +23,8 @@ import (
 	"github.com/drydockscan/drydock/internal/server"
 	"github.com/drydockscan/drydock/internal/server/notify"
 	"github.com/drydockscan/drydock/internal/server/store"
-	"github.com/drydockscan/drydock/internal/vulndb/updater"
 	vstore "github.com/drydockscan/drydock/internal/vulndb/store"
+	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // figures skips unless DRYDOCK_MONITOR_FIGURES=1: these runs take minutes

@@ -113,7 +113,9 @@ func browser(t *testing.T, w *pageWatch) context.Context {
 			}
 		case *page.EventJavascriptDialogOpening:
 			w.add(&w.problems, "dialog: "+ev.Message)
-			go func() { _, _ = chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) }()
+			go func() {
+				_, _ = chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			}()
 		}
 	}))
 	t.Cleanup(cancelTab)
