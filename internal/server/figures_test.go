@@ -215,16 +215,18 @@ func TestFigureUI10000(t *testing.T) {
 	measure := func(name, hash string) {
 		var nav, shown []float64
 		for range 5 {
-			u.do("navigate", chromedp.Navigate(base+"/ui/"+hash))
+			// A new document each time: blank first, then the page.
+			u.do("navigate", chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/ui/"+hash))
 			u.until(name, `document.getElementById('main').dataset.ready === location.hash`, time.Minute, nil)
 			n := u.num(`Math.round(performance.getEntriesByType('navigation')[0].loadEventEnd)`)
-			s := u.num(`Math.round(performance.now())`)
+			s := u.num(`Number(document.getElementById('main').dataset.readyAt)`)
 			nav, shown = append(nav, float64(n)), append(shown, float64(s))
 		}
 		sort.Float64s(nav)
 		sort.Float64s(shown)
 		t.Logf("%s (%d images): load event %v ms, rendered with data by %v ms (median of 5: %.0f / %.0f ms)", name, images, nav, shown, nav[2], shown[2])
 	}
+	u.shot("ui-10000-images.png")
 	measure("images page", "#/images")
 	measure("images page, HIGH or above in one repository", "#/images?repository=registry.test/team7/app&severity=HIGH")
 	measure("vulnerability page (incident view)", "#/vulnerability/CVE-2026-10000")

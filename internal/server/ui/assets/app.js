@@ -428,6 +428,7 @@ async function render() {
       case 'exports': exportsPage(); break;
       default: await imagesPage(params);
     }
+    main.dataset.readyAt = String(Math.round(performance.now()));
     main.dataset.ready = location.hash;
   } catch (e) {
     if (e.status !== 401) fail(e);
