@@ -62,6 +62,9 @@ type app struct {
 	quiet      bool
 	debug      bool
 	log        *slog.Logger
+	// sections are the configuration file's structured sections (see
+	// applyConfig).
+	sections map[string]any
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -76,7 +79,8 @@ CSV, JUnit, GitLab, HTML, templates) with exit codes a CI pipeline can gate on:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := applyConfig(cmd, a.configPath, a.env.Getenv); err != nil {
+			a.sections = map[string]any{}
+			if err := applyConfig(cmd, a.configPath, a.env.Getenv, a.sections); err != nil {
 				return err
 			}
 			a.log = newLogger(a.env.Stderr, a.quiet, a.debug)

@@ -13,11 +13,18 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// sectionKeys are the configuration file's structured sections, read by
+// the commands that use them rather than as flags: notify (the server's
+// notification rules and channels) and watch's credentials.
+var sectionKeys = []string{"notify"}
+
 // applyConfig fills every flag the user did not set on the command line
 // from the environment (DRYDOCK_<FLAG_NAME>) or, failing that, from the
 // configuration file. Keys of the file are flag names; nested maps join
-// their keys with "-" (db: {path: x} is db-path).
-func applyConfig(cmd *cobra.Command, path string, getenv func(string) string) error {
+// their keys with "-" (db: {path: x} is db-path). The structured sections
+// (notify, and watch's credentials) go into sections; a watch map's
+// repositories and interval are the flags --watch and --watch-interval.
+func applyConfig(cmd *cobra.Command, path string, getenv func(string) string, sections map[string]any) error {
 	explicit := path != ""
 	if path == "" {
 		path = getenv("DRYDOCK_CONFIG")
@@ -39,6 +46,32 @@ func applyConfig(cmd *cobra.Command, path string, getenv func(string) string) er
 			var doc map[string]any
 			if err := yaml.Unmarshal(b, &doc); err != nil {
 				return fmt.Errorf("config %s: %w", path, err)
+			}
+			for _, k := range sectionKeys {
+				if v, ok := doc[k]; ok {
+					sections[k] = v
+					delete(doc, k)
+				}
+			}
+			if w, ok := doc["watch"].(map[string]any); ok {
+				// watch: {repositories: [...], interval: 5m, credentials: {host: {...}}}
+				if c, ok := w["credentials"]; ok {
+					sections["watch-credentials"] = c
+					delete(w, "credentials")
+				}
+				if r, ok := w["repositories"]; ok {
+					doc["watch"] = r
+				} else {
+					delete(doc, "watch")
+				}
+				if iv, ok := w["interval"]; ok {
+					doc["watch-interval"] = iv
+				}
+				for k := range w {
+					if k != "repositories" && k != "interval" {
+						return fmt.Errorf("config %s: unknown setting watch.%s (have repositories, interval, credentials)", path, k)
+					}
+				}
 			}
 			if err := flatten("", doc, values); err != nil {
 				return fmt.Errorf("config %s: %w", path, err)

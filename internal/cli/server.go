@@ -1,19 +1,24 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/buildinfo"
 	"github.com/drydockscan/drydock/internal/client"
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/server"
+	"github.com/drydockscan/drydock/internal/server/notify"
 	"github.com/drydockscan/drydock/internal/source"
 )
 
@@ -64,6 +69,7 @@ func (a *app) serverCommand() *cobra.Command {
 		platform string
 		osOwned  bool
 		holdDir  string
+		failOn   string
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -117,6 +123,16 @@ all with --store postgres://…  See docs/server.md.`,
 				c.UploadDir = filepath.Join(dir, "drydock", "uploads")
 			}
 			c.HoldDir = holdDir
+			if failOn != "" && !strings.EqualFold(failOn, "none") {
+				sev, ok := finding.ParseSeverity(failOn)
+				if !ok {
+					return fmt.Errorf("--fail-on %q: want CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE, UNKNOWN or none", failOn)
+				}
+				c.FailOn = sev
+			}
+			if err := a.serverSections(&c); err != nil {
+				return err
+			}
 			c.Tool = report.Tool{Name: "drydock", Version: buildinfo.Version()}
 			c.Logger = a.log
 			return server.Run(cmd.Context(), c)
@@ -140,11 +156,46 @@ all with --store postgres://…  See docs/server.md.`,
 	fs.StringVar(&regToken, "registry-token", "", "registry bearer token")
 	fs.StringVar(&platform, "platform", "", "platform to pick from multi-platform images")
 	fs.BoolVar(&osOwned, "match-os-owned", false, "also match language packages that an OS package installed against the language feeds")
+	fs.StringArrayVar(&c.Watch, "watch", nil, "watch REGISTRY/REPOSITORY[:TAG-GLOB]: scan every new digest of its tags, follow moved tags, mark removed ones (repeatable)")
+	fs.DurationVar(&c.WatchInterval, "watch-interval", 15*time.Minute, "how often watched repositories are listed; 0 relies on registry notifications alone")
+	fs.StringVar(&failOn, "fail-on", "HIGH", "the server's gate: an image with an open finding at or above this severity fails (none: no gate); verdict changes are events")
+	fs.BoolVar(&c.NoUI, "no-ui", false, "do not serve the web interface under /ui/")
 	fs.StringVar(&holdDir, "test-hold-dir", "", "")
 	_ = fs.MarkHidden("test-hold-dir")
 	db.register(fs, false)
 	cmd.AddCommand(a.serverTokenCommand())
 	return cmd
+}
+
+// serverSections reads the configuration file's notify section and
+// watch credentials into the server's configuration.
+func (a *app) serverSections(c *server.Config) error {
+	decode := func(key string, v any) error {
+		raw, ok := a.sections[key]
+		if !ok {
+			return nil
+		}
+		b, err := yaml.Marshal(raw)
+		if err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("config: %s: %w", strings.ReplaceAll(key, "-", "."), err)
+		}
+		return nil
+	}
+	if _, ok := a.sections["notify"]; ok {
+		c.Notify = &notify.Config{}
+		if err := decode("notify", c.Notify); err != nil {
+			return err
+		}
+		if err := c.Notify.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+	}
+	return decode("watch-credentials", &c.WatchCredentials)
 }
 
 func (a *app) serverTokenCommand() *cobra.Command {

@@ -29,6 +29,7 @@ import (
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/server/sbom"
 	"github.com/drydockscan/drydock/internal/server/store"
+	"github.com/drydockscan/drydock/internal/server/watch"
 	"github.com/drydockscan/drydock/internal/server/worker"
 )
 
@@ -64,6 +65,12 @@ type Config struct {
 	MaxBody   int64
 	// Ready reports whether the server can take work (database present).
 	Ready func(ctx context.Context) error
+	// Hooks acts on registry events; nil when nothing is watched.
+	Hooks Hooks
+	// FailOn is the server's gate (exports say it).
+	FailOn finding.Severity
+	// UI serves the web interface under /ui/ (nil: none).
+	UI http.Handler
 }
 
 // Handler returns the API's handler.
@@ -98,6 +105,24 @@ func Handler(c Config) http.Handler {
 	route("GET /api/v1/vulnerabilities/{id}/images", store.ScopeRead, a.vulnImages)
 	route("GET /api/v1/packages", store.ScopeRead, a.packages)
 	route("GET /api/v1/events", store.ScopeRead, a.events)
+	route("GET /api/v1/whoami", store.ScopeRead, a.whoami)
+	route("POST /api/v1/hooks/registry", store.ScopeScan, a.hook(watch.ParseDistribution))
+	route("POST /api/v1/hooks/harbor", store.ScopeScan, a.hook(watch.ParseHarbor))
+	route("GET /api/v1/images/{digest}/packages", store.ScopeRead, a.imagePackages)
+	route("GET /api/v1/triage", store.ScopeRead, a.listTriage)
+	route("POST /api/v1/triage", store.ScopeScan, a.postTriage)
+	route("DELETE /api/v1/triage/{id}", store.ScopeScan, a.deleteTriage)
+	route("GET /api/v1/comments", store.ScopeRead, a.listComments)
+	route("POST /api/v1/comments", store.ScopeScan, a.postComment)
+	route("GET /api/v1/audit", store.ScopeRead, a.auditLog)
+	route("GET /api/v1/deliveries", store.ScopeRead, a.deliveries)
+	route("GET /api/v1/deliveries/{id}", store.ScopeRead, a.delivery)
+	route("GET /api/v1/trend", store.ScopeRead, a.trend)
+	route("GET /api/v1/exports/fleet", store.ScopeRead, a.export)
+	if c.UI != nil {
+		route("GET /ui/", "", c.UI.ServeHTTP)
+		route("GET /{$}", "", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {

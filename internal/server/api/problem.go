@@ -35,6 +35,7 @@ const (
 	CodeBadPURL          = "invalid-purl"
 	CodeBadVersionRange  = "invalid-version-range"
 	CodeBadImageRef      = "invalid-image-reference"
+	CodeBadTriage        = "invalid-triage"
 	problemTypeURNPrefix = "urn:drydock:problem:"
 )
 
@@ -56,6 +57,7 @@ var titles = map[string]string{
 	CodeBadPURL:         "Not a package URL",
 	CodeBadVersionRange: "Not a version range",
 	CodeBadImageRef:     "Not an image reference",
+	CodeBadTriage:       "The decision cannot be recorded",
 }
 
 // writeProblem answers with a problem document.

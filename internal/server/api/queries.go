@@ -26,7 +26,16 @@ func (a *api) listImages(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	ims, err := a.c.Store.ListImages(r.Context(), store.ListOptions{After: q.Get("after"), Repository: q.Get("repository"), Limit: limit})
+	lo := store.ListOptions{After: q.Get("after"), Repository: q.Get("repository"), Tag: q.Get("tag"), Limit: limit}
+	if s := q.Get("severity"); s != "" {
+		sev, ok := finding.ParseSeverity(s)
+		if !ok {
+			writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "severity: want CRITICAL, HIGH, MEDIUM, LOW, NEGLIGIBLE or UNKNOWN")
+			return
+		}
+		lo.Severity = sev
+	}
+	ims, err := a.c.Store.ListImages(r.Context(), lo)
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -49,7 +58,12 @@ type ImageView struct {
 	Packages int               `json:"packages"`
 	Database *report.Database  `json:"database,omitempty"`
 	Findings []finding.Finding `json:"findings"`
-	History  []ScanView        `json:"history"`
+	// FindingStates says for each finding (same order) whether a
+	// decision covers it: open, accepted or false_positive.
+	FindingStates []string `json:"finding_states"`
+	// Triage are the decisions that may cover the image's findings.
+	Triage  []store.Triage `json:"triage"`
+	History []ScanView     `json:"history"`
 }
 
 func (a *api) getImage(w http.ResponseWriter, r *http.Request) {
@@ -70,6 +84,16 @@ func (a *api) getImage(w http.ResponseWriter, r *http.Request) {
 	for _, sc := range im.History {
 		v.History = append(v.History, scanView(sc))
 	}
+	list, err := a.c.Store.TriageFor(r.Context(), im.Digest, im.Repository)
+	if err != nil {
+		a.internal(w, r, err)
+		return
+	}
+	v.Triage = list
+	if v.Triage == nil {
+		v.Triage = []store.Triage{}
+	}
+	v.FindingStates = findingStates(im, list, time.Now())
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -88,20 +112,35 @@ func (a *api) vulnImages(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	rows, err := a.c.Store.ImagesWithVuln(r.Context(), id, limit)
+	offset := 0
+	if s := r.URL.Query().Get("offset"); s != "" {
+		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
+			writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "offset: want a number")
+			return
+		}
+	}
+	rows, err := a.c.Store.ImagesWithVuln(r.Context(), id, offset, limit)
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	images := map[string]bool{}
-	for _, x := range rows {
-		images[x.Digest] = true
+	n, err := a.c.Store.CountImagesWithVuln(r.Context(), id)
+	if err != nil {
+		a.internal(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, struct {
-		Vulnerability string           `json:"vulnerability"`
-		Images        int              `json:"images"`
-		Affected      []store.Affected `json:"affected"`
-	}{strings.ToUpper(id), len(images), rows})
+	out := struct {
+		Vulnerability string `json:"vulnerability"`
+		// Images counts every affected image, not only this page's.
+		Images   int              `json:"images"`
+		Affected []store.Affected `json:"affected"`
+		// Next is the offset of the next page (0: none).
+		Next int `json:"next,omitempty"`
+	}{strings.ToUpper(id), n, rows, 0}
+	if len(rows) == limit {
+		out.Next = offset + limit
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // versionRange is a list of constraints that must all hold: ">=1.2.0",
@@ -258,9 +297,31 @@ func (a *api) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	eq.Limit, eq.Digest = limit, q.Get("digest")
+	if q.Get("order") == "newest" {
+		eq.Newest = true
+		if s := q.Get("before"); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "before: want an event id")
+				return
+			}
+			eq.BeforeID = n
+		}
+	}
 	evs, err := a.c.Store.Events(r.Context(), eq)
 	if err != nil {
 		a.internal(w, r, err)
+		return
+	}
+	if eq.Newest {
+		out := struct {
+			Events []store.Event `json:"events"`
+			Next   int64         `json:"next"`
+		}{Events: evs}
+		if len(evs) == limit {
+			out.Next = evs[len(evs)-1].ID // before= for the next page
+		}
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	out := struct {

@@ -53,6 +53,12 @@ type Config struct {
 	FetchPoll time.Duration
 	ID        string
 	Logger    *slog.Logger
+	// Queues are more queues the workers serve (name → concurrency),
+	// beside the default queue of scans.
+	Queues map[string]int
+	// Periodic are jobs the elected leader among the workers inserts on
+	// a schedule (one process at a time does).
+	Periodic []*river.PeriodicJob
 }
 
 // client is what the queue uses of a river.Client, whatever its driver.
@@ -130,6 +136,10 @@ func newQueue[TTx any](drv riverdriver.Driver[TTx], cfg Config) (*Queue, error) 
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: max(cfg.Concurrency, 1)}}
+		for name, n := range cfg.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: max(n, 1)}
+		}
+		rc.PeriodicJobs = cfg.Periodic
 	}
 	c, err := river.NewClient(drv, rc)
 	if err != nil {
@@ -167,6 +177,14 @@ func (h levelHandler) WithGroup(n string) slog.Handler {
 func (q *Queue) Enqueue(ctx context.Context, scanID string) error {
 	if _, err := q.c.Insert(ctx, ScanArgs{ScanID: scanID}, nil); err != nil {
 		return fmt.Errorf("queueing scan %s: %w", scanID, err)
+	}
+	return nil
+}
+
+// Insert inserts any job; opts, when set, override the job's own.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	if _, err := q.c.Insert(ctx, args, opts); err != nil {
+		return fmt.Errorf("queueing %s job: %w", args.Kind(), err)
 	}
 	return nil
 }

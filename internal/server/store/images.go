@@ -166,6 +166,10 @@ func (s *Store) Record(ctx context.Context, r Result) (bool, error) {
 		if err := s.putImage(ctx, tx, digest, r, now, dbUpdated); err != nil {
 			return err
 		}
+		moved, err := s.putTags(ctx, tx, digest, r, now)
+		if err != nil {
+			return err
+		}
 		var evs []Event
 		if !exists {
 			data, _ := json.Marshal(map[string]any{"repository": r.Repository, "tags": r.Tags, "scan_id": r.ScanID, "findings": len(rep.Vulnerabilities)})
@@ -173,7 +177,15 @@ func (s *Store) Record(ctx context.Context, r Result) (bool, error) {
 		} else {
 			evs = diffEvents(digest, old, rep.Vulnerabilities, map[string]any{"cause": CauseScan, "scan_id": r.ScanID, "db_updated": dbUpdated})
 		}
-		return s.addEvents(ctx, tx, now, evs)
+		evs = append(evs, moved...)
+		if err := s.markSeen(ctx, tx, digest, rep.Vulnerabilities, now); err != nil {
+			return err
+		}
+		gate, err := s.refreshImage(ctx, tx, digest, rep.Vulnerabilities, r.At)
+		if err != nil {
+			return err
+		}
+		return s.addEvents(ctx, tx, now, append(evs, gate...))
 	})
 	return recorded, err
 }
@@ -232,17 +244,11 @@ func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Resul
 	}
 	c := CountFindings(fs)
 	_, err = s.exec(ctx, tx, `UPDATE images SET repository = CASE WHEN ? <> '' THEN ? ELSE repository END, last_seen = ?, target = ?, inventory = ?, findings = ?, db_facts = ?, db_updated = ?, last_scan = ?,
-		critical = ?, high = ?, medium = ?, low = ?, negligible = ?, unknown = ? WHERE digest = ?`,
+		critical = ?, high = ?, medium = ?, low = ?, negligible = ?, unknown = ?, gone_at = '' WHERE digest = ?`,
 		r.Repository, r.Repository, now, string(target), string(invJSON), string(fsJSON), string(dbJSON), dbUpdated, r.ScanID,
 		c.Critical, c.High, c.Medium, c.Low, c.Negligible, c.Unknown, digest)
 	if err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
-	}
-	for _, tag := range r.Tags {
-		if _, err := s.exec(ctx, tx, `INSERT INTO image_tags (digest, repository, tag, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (digest, repository, tag) DO UPDATE SET last_seen = excluded.last_seen`, digest, r.Repository, tag, now, now); err != nil {
-			return fmt.Errorf("store %s: image %s: tag %s: %w", s.where, digest, tag, err)
-		}
 	}
 	if _, err := s.exec(ctx, tx, `DELETE FROM image_packages WHERE digest = ?`, digest); err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
@@ -255,6 +261,73 @@ func (s *Store) putImage(ctx context.Context, tx *sql.Tx, digest string, r Resul
 		return fmt.Errorf("store %s: image %s: packages: %w", s.where, digest, err)
 	}
 	return s.putVulns(ctx, tx, digest, fs)
+}
+
+// putTags records the names an image was seen under. A tag that named
+// another image now names this one: the other's tag is marked removed
+// and a tag.moved event says so.
+func (s *Store) putTags(ctx context.Context, tx *sql.Tx, digest string, r Result, now string) ([]Event, error) {
+	var evs []Event
+	for _, tag := range r.Tags {
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT digest FROM image_tags WHERE repository = ? AND tag = ? AND digest <> ? AND removed_at = ''`), r.Repository, tag, digest)
+		if err != nil {
+			return nil, fmt.Errorf("store %s: image %s: tag %s: %w", s.where, digest, tag, err)
+		}
+		var from []string
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			from = append(from, d)
+		}
+		rows.Close()
+		if len(from) > 0 {
+			if _, err := s.exec(ctx, tx, `UPDATE image_tags SET removed_at = ? WHERE repository = ? AND tag = ? AND digest <> ? AND removed_at = ''`, now, r.Repository, tag, digest); err != nil {
+				return nil, fmt.Errorf("store %s: image %s: tag %s: %w", s.where, digest, tag, err)
+			}
+			for _, f := range from {
+				data, _ := json.Marshal(map[string]any{"repository": r.Repository, "tag": tag, "from": f})
+				evs = append(evs, Event{Type: EventTagMoved, Digest: digest, Data: data})
+			}
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO image_tags (digest, repository, tag, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (digest, repository, tag) DO UPDATE SET last_seen = excluded.last_seen, removed_at = ''`, digest, r.Repository, tag, now, now); err != nil {
+			return nil, fmt.Errorf("store %s: image %s: tag %s: %w", s.where, digest, tag, err)
+		}
+	}
+	return evs, nil
+}
+
+// seenKey names a finding of an image in finding_seen.
+func seenKey(f *finding.Finding) string {
+	return f.ID + " " + f.Package.Type + "/" + f.Package.Name + "@" + f.Package.Version + " " + f.Package.Path
+}
+
+// markSeen remembers when each finding was first seen, and when a fix for
+// it was first seen.
+func (s *Store) markSeen(ctx context.Context, tx *sql.Tx, digest string, fs []finding.Finding, now string) error {
+	rows := make([][]any, 0, len(fs))
+	seen := map[string]bool{}
+	for i := range fs {
+		k := seenKey(&fs[i])
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		fix := ""
+		if len(fs[i].FixedVersions) > 0 {
+			fix = now
+		}
+		rows = append(rows, []any{digest, k, fs[i].ID, now, fix})
+	}
+	err := s.insertRowsSuffix(ctx, tx, "finding_seen (digest, fkey, vuln_id, first_seen, fix_seen)", rows,
+		` ON CONFLICT (digest, fkey) DO UPDATE SET fix_seen = CASE WHEN finding_seen.fix_seen = '' THEN excluded.fix_seen ELSE finding_seen.fix_seen END`)
+	if err != nil {
+		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
+	return nil
 }
 
 // putVulns replaces an image's rows of the incident index: one row per
@@ -286,6 +359,12 @@ func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 // insertRows inserts rows in multi-row statements (SQLite allows 32766
 // parameters per statement, PostgreSQL 65535).
 func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, into string, rows [][]any) error {
+	return s.insertRowsSuffix(ctx, tx, into, rows, "")
+}
+
+// insertRowsSuffix is insertRows with a clause after the values (ON
+// CONFLICT …).
+func (s *Store) insertRowsSuffix(ctx context.Context, tx *sql.Tx, into string, rows [][]any, suffix string) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -303,6 +382,7 @@ func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, into string, rows []
 			b.WriteString(ph)
 			args = append(args, r...)
 		}
+		b.WriteString(suffix)
 		if _, err := s.exec(ctx, tx, b.String(), args...); err != nil {
 			return err
 		}
@@ -325,6 +405,8 @@ func diffEvents(digest string, old, cur []finding.Finding, extra map[string]any)
 		d := map[string]any{
 			"package":        f.Package,
 			"severity":       f.Severity,
+			"kev":            f.KEV != nil,
+			"title":          f.Title,
 			"status":         f.Status,
 			"fixed_versions": f.FixedVersions,
 			"aliases":        f.Aliases,
@@ -343,6 +425,20 @@ func diffEvents(digest string, old, cur []finding.Finding, extra map[string]any)
 	for i := range old {
 		if after[findingKey(&old[i])] == nil {
 			add(EventFindingResolved, &old[i])
+		}
+	}
+	// What changed in a finding the image keeps: it entered the KEV
+	// catalogue, or a fix became available.
+	for i := range cur {
+		was := before[findingKey(&cur[i])]
+		if was == nil {
+			continue
+		}
+		if was.KEV == nil && cur[i].KEV != nil {
+			add(EventFindingKEV, &cur[i])
+		}
+		if len(was.FixedVersions) == 0 && len(cur[i].FixedVersions) > 0 {
+			add(EventFixAvailable, &cur[i])
 		}
 	}
 	return evs

@@ -20,6 +20,9 @@ type Tag struct {
 	Tag        string    `json:"tag"`
 	FirstSeen  time.Time `json:"first_seen"`
 	LastSeen   time.Time `json:"last_seen"`
+	// Removed is when the tag was seen naming another image, or gone
+	// from its registry.
+	Removed time.Time `json:"removed,omitzero"`
 }
 
 // ImageSummary is an image as listed.
@@ -31,7 +34,16 @@ type ImageSummary struct {
 	LastSeen   time.Time `json:"last_seen"`
 	LastScan   string    `json:"last_scan"`
 	DBUpdated  string    `json:"db_updated,omitempty"`
-	Counts     Counts    `json:"counts"`
+	// Counts are the open findings by severity: those no acceptance or
+	// false-positive decision covers.
+	Counts Counts `json:"counts"`
+	// Accepted counts the findings decisions cover.
+	Accepted int `json:"accepted"`
+	// Gate is the verdict under the server's gate: "pass", "fail", or ""
+	// when the server has none.
+	Gate string `json:"gate,omitempty"`
+	// Gone is when the image was seen gone from its registry.
+	Gone time.Time `json:"gone,omitzero"`
 }
 
 // Image is an image with its current findings and history.
@@ -51,17 +63,25 @@ type ListOptions struct {
 	After string
 	// Repository keeps only images of that repository.
 	Repository string
-	Limit      int
+	// Tag keeps images seen under that tag (in any repository).
+	Tag string
+	// Severity keeps images with an open finding at or above it.
+	Severity finding.Severity
+	Limit    int
 }
 
-const summaryColumns = `digest, repository, first_seen, last_seen, last_scan, db_updated, critical, high, medium, low, negligible, unknown`
+const summaryColumns = `digest, repository, first_seen, last_seen, last_scan, db_updated, critical, high, medium, low, negligible, unknown, accepted, gate, gone_at`
+
+func summaryDest(im *ImageSummary, first, last, gone *string) []any {
+	c := &im.Counts
+	return []any{&im.Digest, &im.Repository, first, last, &im.LastScan, &im.DBUpdated, &c.Critical, &c.High, &c.Medium, &c.Low, &c.Negligible, &c.Unknown, &im.Accepted, &im.Gate, gone}
+}
 
 func scanSummary(row interface{ Scan(...any) error }) (ImageSummary, error) {
 	var im ImageSummary
-	var first, last string
-	c := &im.Counts
-	err := row.Scan(&im.Digest, &im.Repository, &first, &last, &im.LastScan, &im.DBUpdated, &c.Critical, &c.High, &c.Medium, &c.Low, &c.Negligible, &c.Unknown)
-	im.FirstSeen, im.LastSeen = parseStamp(first), parseStamp(last)
+	var first, last, gone string
+	err := row.Scan(summaryDest(&im, &first, &last, &gone)...)
+	im.FirstSeen, im.LastSeen, im.Gone = parseStamp(first), parseStamp(last), parseStamp(gone)
 	return im, err
 }
 
@@ -75,6 +95,19 @@ func (s *Store) ListImages(ctx context.Context, o ListOptions) ([]ImageSummary, 
 	if o.Repository != "" {
 		query += ` AND repository = ?`
 		args = append(args, o.Repository)
+	}
+	if o.Tag != "" {
+		query += ` AND digest IN (SELECT digest FROM image_tags WHERE tag = ?)`
+		args = append(args, o.Tag)
+	}
+	if o.Severity != "" && o.Severity != finding.Unknown {
+		var cols []string
+		for _, sev := range finding.All() {
+			if sev != finding.Unknown && sev.Rank() >= o.Severity.Rank() {
+				cols = append(cols, strings.ToLower(string(sev))+" > 0")
+			}
+		}
+		query += ` AND (` + strings.Join(cols, " OR ") + `)`
 	}
 	query += ` ORDER BY digest LIMIT ?`
 	args = append(args, o.Limit)
@@ -103,7 +136,7 @@ func (s *Store) ListImages(ctx context.Context, o ListOptions) ([]ImageSummary, 
 }
 
 func (s *Store) tags(ctx context.Context, digest string) ([]Tag, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repository, tag, first_seen, last_seen FROM image_tags WHERE digest = ? ORDER BY repository, tag`), digest)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT repository, tag, first_seen, last_seen, removed_at FROM image_tags WHERE digest = ? ORDER BY repository, tag`), digest)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: tags of %s: %w", s.where, digest, err)
 	}
@@ -111,11 +144,11 @@ func (s *Store) tags(ctx context.Context, digest string) ([]Tag, error) {
 	out := []Tag{}
 	for rows.Next() {
 		var t Tag
-		var first, last string
-		if err := rows.Scan(&t.Repository, &t.Tag, &first, &last); err != nil {
+		var first, last, removed string
+		if err := rows.Scan(&t.Repository, &t.Tag, &first, &last, &removed); err != nil {
 			return nil, err
 		}
-		t.FirstSeen, t.LastSeen = parseStamp(first), parseStamp(last)
+		t.FirstSeen, t.LastSeen, t.Removed = parseStamp(first), parseStamp(last), parseStamp(removed)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -126,17 +159,15 @@ func (s *Store) GetImage(ctx context.Context, digest string) (*Image, error) {
 	var target, inv, fs, db string
 	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+summaryColumns+`, target, inventory, findings, db_facts FROM images WHERE digest = ?`), digest)
 	var im Image
-	var first, last string
-	c := &im.Counts
-	err := row.Scan(&im.Digest, &im.Repository, &first, &last, &im.LastScan, &im.DBUpdated, &c.Critical, &c.High, &c.Medium, &c.Low, &c.Negligible, &c.Unknown,
-		&target, &inv, &fs, &db)
+	var first, last, gone string
+	err := row.Scan(append(summaryDest(&im.ImageSummary, &first, &last, &gone), &target, &inv, &fs, &db)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("image %s: %w", digest, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
-	im.FirstSeen, im.LastSeen = parseStamp(first), parseStamp(last)
+	im.FirstSeen, im.LastSeen, im.Gone = parseStamp(first), parseStamp(last), parseStamp(gone)
 	var in inventory.Inventory
 	if err := errors.Join(json.Unmarshal([]byte(target), &im.Target), json.Unmarshal([]byte(inv), &in), json.Unmarshal([]byte(fs), &im.Findings)); err != nil {
 		return nil, fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
@@ -183,9 +214,9 @@ type Affected struct {
 
 // ImagesWithVuln returns every stored image's findings known by id (the
 // finding's own id or one of its aliases), by digest.
-func (s *Store) ImagesWithVuln(ctx context.Context, id string, limit int) ([]Affected, error) {
+func (s *Store) ImagesWithVuln(ctx context.Context, id string, offset, limit int) ([]Affected, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.digest, i.repository, v.finding_id, v.severity, v.status, v.package_type, v.package_name, v.package_version, v.purl, v.path, v.layer, v.fixed_versions
-		FROM image_vulns v JOIN images i ON i.digest = v.digest WHERE v.vuln_id = ? ORDER BY v.digest, v.package_name, v.package_version, v.path LIMIT ?`), strings.ToUpper(id), limit)
+		FROM image_vulns v JOIN images i ON i.digest = v.digest WHERE v.vuln_id = ? ORDER BY v.digest, v.package_name, v.package_version, v.path LIMIT ? OFFSET ?`), strings.ToUpper(id), limit, offset)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
 	}
@@ -264,6 +295,9 @@ type EventQuery struct {
 	Since   time.Time
 	Digest  string
 	Limit   int
+	// Newest lists newest first, before BeforeID when it is set.
+	Newest   bool
+	BeforeID int64
 }
 
 // Events returns events in order.
@@ -277,7 +311,15 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 		query += ` AND digest = ?`
 		args = append(args, q.Digest)
 	}
-	query += ` ORDER BY id LIMIT ?`
+	if q.Newest {
+		if q.BeforeID > 0 {
+			query += ` AND id < ?`
+			args = append(args, q.BeforeID)
+		}
+		query += ` ORDER BY id DESC LIMIT ?`
+	} else {
+		query += ` ORDER BY id LIMIT ?`
+	}
 	args = append(args, q.Limit)
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -368,15 +410,47 @@ func (s *Store) Rematch(ctx context.Context, digest string, fs []finding.Finding
 		if err := s.putVulns(ctx, tx, digest, fs); err != nil {
 			return err
 		}
+		now := time.Now()
+		if err := s.markSeen(ctx, tx, digest, fs, Stamp(now)); err != nil {
+			return err
+		}
+		gate, err := s.refreshImage(ctx, tx, digest, fs, now)
+		if err != nil {
+			return err
+		}
 		evs := diffEvents(digest, old, fs, map[string]any{"cause": CauseRematch, "db_updated": dbUpdated})
 		for _, e := range evs {
-			if e.Type == EventFindingNew {
+			switch e.Type {
+			case EventFindingNew:
 				out.New++
-			} else {
+			case EventFindingResolved:
 				out.Resolved++
 			}
 		}
-		return s.addEvents(ctx, tx, Stamp(time.Now()), evs)
+		return s.addEvents(ctx, tx, Stamp(now), append(evs, gate...))
 	})
 	return out, err
+}
+
+// Summary returns an image as listed (without findings or inventory).
+func (s *Store) Summary(ctx context.Context, digest string) (ImageSummary, error) {
+	im, err := scanSummary(s.db.QueryRowContext(ctx, s.q(`SELECT `+summaryColumns+` FROM images WHERE digest = ?`), digest))
+	if errors.Is(err, sql.ErrNoRows) {
+		return im, fmt.Errorf("image %s: %w", digest, ErrNotFound)
+	}
+	if err != nil {
+		return im, fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
+	im.Tags, err = s.tags(ctx, digest)
+	return im, err
+}
+
+// CountImagesWithVuln counts the stored images with a finding known by id.
+func (s *Store) CountImagesWithVuln(ctx context.Context, id string) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT digest) FROM image_vulns WHERE vuln_id = ?`), strings.ToUpper(id)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
+	}
+	return n, nil
 }

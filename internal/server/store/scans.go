@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -139,12 +140,23 @@ func (s *Store) FailScan(ctx context.Context, id, msg string, final bool) error 
 	if final {
 		status = StatusFailed
 	}
-	_, err := s.exec(ctx, s.db, `UPDATE scans SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status <> ?`,
-		status, msg, Stamp(time.Now()), id, StatusDone)
-	if err != nil {
-		return fmt.Errorf("store %s: failing scan %s: %w", s.where, id, err)
-	}
-	return nil
+	now := Stamp(time.Now())
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, `UPDATE scans SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status <> ? AND status <> ?`,
+			status, msg, now, id, StatusDone, StatusFailed)
+		if err != nil {
+			return fmt.Errorf("store %s: failing scan %s: %w", s.where, id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 || !final {
+			return nil
+		}
+		var ref, kind string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT ref, kind FROM scans WHERE id = ?`), id).Scan(&ref, &kind); err != nil {
+			return fmt.Errorf("store %s: scan %s: %w", s.where, id, err)
+		}
+		data, _ := json.Marshal(map[string]any{"scan_id": id, "ref": ref, "kind": kind, "error": msg})
+		return s.addEvents(ctx, tx, now, []Event{{Type: EventScanFailed, Data: data}})
+	})
 }
 
 // CountScans counts scans by status.

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/jackc/pgx/v5/stdlib"
 	// The pure-Go SQLite driver ("sqlite").
 	_ "modernc.org/sqlite"
@@ -52,6 +54,9 @@ type Store struct {
 	// where names the store in errors and logs, without credentials.
 	where string
 	log   *slog.Logger
+	// failOn is the server's gate: an image with an open finding at or
+	// above it fails ("" computes no verdict).
+	failOn finding.Severity
 }
 
 // Options adjust Open.
@@ -59,6 +64,9 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxConns bounds the PostgreSQL pool (default 8).
 	MaxConns int32
+	// FailOn is the gate images are judged by (their verdict and its
+	// changes); "" judges none.
+	FailOn finding.Severity
 }
 
 // Open opens the store at url ("sqlite:PATH" or "postgres://…") and runs
@@ -68,7 +76,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{log: log}
+	s := &Store{log: log, failOn: o.FailOn}
 	switch {
 	case strings.HasPrefix(url, "sqlite:"):
 		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")

@@ -32,6 +32,18 @@ type Options struct {
 	// Users enables htpasswd (bcrypt) authentication with these
 	// user → password pairs.
 	Users map[string]string
+	// Notify are endpoints the registry sends its notifications to
+	// (pushes, pulls, deletes), as its notifications.endpoints section
+	// configures them.
+	Notify []Endpoint
+}
+
+// Endpoint is a notification endpoint of the registry.
+type Endpoint struct {
+	Name string
+	URL  string
+	// Headers are sent with every notification (Authorization: …).
+	Headers map[string]string
 }
 
 // Registry is a running registry.
@@ -94,6 +106,18 @@ func Start(t testing.TB, opts Options) *Registry {
 		}
 		fmt.Fprintf(&cfg, "auth:\n  htpasswd:\n    realm: drydock-test\n    path: %s\n", file)
 	}
+	if len(opts.Notify) > 0 {
+		cfg.WriteString("notifications:\n  endpoints:\n")
+		for _, e := range opts.Notify {
+			fmt.Fprintf(&cfg, "    - name: %s\n      url: %s\n      timeout: 5s\n      threshold: 10\n      backoff: 200ms\n", e.Name, e.URL)
+			if len(e.Headers) > 0 {
+				cfg.WriteString("      headers:\n")
+				for k, v := range e.Headers {
+					fmt.Fprintf(&cfg, "        %s: [%q]\n", k, v)
+				}
+			}
+		}
+	}
 	cfgFile := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgFile, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -134,6 +158,9 @@ func (r *Registry) waitReady(t testing.TB, opts Options) {
 	}
 	t.Fatalf("registry on %s did not start", r.Host)
 }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int { return freePort(t) }
 
 func freePort(t testing.TB) int {
 	t.Helper()

@@ -465,7 +465,7 @@ func incidents(pg *pgtest.Server) {
 	var lat []time.Duration
 	for range *queries {
 		t := time.Now()
-		if _, err := st.ImagesWithVuln(ctx, ids[r.IntN(len(ids))], 100000); err != nil {
+		if _, err := st.ImagesWithVuln(ctx, ids[r.IntN(len(ids))], 0, 100000); err != nil {
 			log.Fatal(err)
 		}
 		lat = append(lat, time.Since(t))
