@@ -1,6 +1,10 @@
 package api
 
-import "testing"
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
 
 func TestVersionRange(t *testing.T) {
 	for _, tc := range []struct {
@@ -31,6 +35,36 @@ func TestVersionRange(t *testing.T) {
 		}
 		if got := vr.holds(c, tc.version); got != tc.want {
 			t.Errorf("%s %q holds for %s: %v, want %v", tc.typ, tc.rng, tc.version, got, tc.want)
+		}
+	}
+}
+
+// TestProblemCodesDocumented checks that every problem code the API can
+// answer with is one the OpenAPI document allows.
+func TestProblemCodesDocumented(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Problem struct {
+					Properties struct {
+						Code struct {
+							Enum []string `json:"enum"`
+						} `json:"code"`
+					} `json:"properties"`
+				} `json:"Problem"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	enum := doc.Components.Schemas.Problem.Properties.Code.Enum
+	if len(enum) == 0 {
+		t.Fatal("the document lists no problem codes")
+	}
+	for code := range titles {
+		if !slices.Contains(enum, code) {
+			t.Errorf("problem code %q is not in the OpenAPI document's enum", code)
 		}
 	}
 }
