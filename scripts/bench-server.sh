@@ -8,6 +8,7 @@
 #
 #   scripts/bench-server.sh            the full run
 #   scripts/bench-server.sh --quick    12 scans, 1 worker, 500 inventories
+#   scripts/bench-server.sh --incidents  the incident queries only (no scans)
 #
 # Needs PostgreSQL (Debian postgresql) and docker-registry, as the tests
 # do. Not run in CI. Environment: CORPUS (default ../shared/corpus),
@@ -21,6 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 args=(-scans 100 -workers 1,3 -inventories 10000 -queries 200)
 [ "${1:-}" = "--quick" ] && args=(-scans 12 -workers 1 -inventories 500 -queries 50)
+[ "${1:-}" = "--incidents" ] && args=(-scans 0 -inventories 10000 -queries 200)
 
 echo "building drydock" >&2
 go build -trimpath -o "$work/drydock" ./cmd/drydock

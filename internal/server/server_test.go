@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,6 +276,63 @@ func TestService(t *testing.T) {
 		t.Errorf("images with %s (alias of %s): %+v", probe.Aliases[0], probe.ID, vi)
 	}
 
+	// Paged one row a page, by cursor and by offset: every row of the id
+	// with the most findings in the image, once (expected from the report).
+	rowsOf := map[string]int{}
+	for _, f := range got.Vulnerabilities {
+		seen := map[string]bool{}
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
+			if id = strings.ToUpper(id); !seen[id] {
+				seen[id] = true
+				rowsOf[id]++
+			}
+		}
+	}
+	most := ""
+	for id, n := range rowsOf {
+		if n > rowsOf[most] || (n == rowsOf[most] && id < most) {
+			most = id
+		}
+	}
+	if rowsOf[most] < 2 {
+		t.Fatalf("no id with two findings in debian12-app: %v", rowsOf)
+	}
+	for _, byOffset := range []bool{false, true} {
+		listed := map[string]int{}
+		q := "limit=1"
+		for pages := 0; pages <= rowsOf[most]; pages++ {
+			var pg struct {
+				Images   int              `json:"images"`
+				Affected []store.Affected `json:"affected"`
+				Cursor   string           `json:"cursor"`
+				Next     int              `json:"next"`
+			}
+			c.getJSON("/api/v1/vulnerabilities/"+most+"/images?"+q, readTok, &pg)
+			if pg.Images != 1 || len(pg.Affected) != 1 {
+				t.Fatalf("images with %s, %s: %+v", most, q, pg)
+			}
+			a := pg.Affected[0]
+			listed[a.FindingID+" "+a.Package+" "+a.Version+" "+a.Path]++
+			if pg.Cursor == "" {
+				break
+			}
+			q = "limit=1&after=" + url.QueryEscape(pg.Cursor)
+			if byOffset {
+				q = "limit=1&offset=" + strconv.Itoa(pg.Next)
+			}
+		}
+		total := 0
+		for k, n := range listed {
+			total += n
+			if n != 1 {
+				t.Errorf("images with %s (offset %v): %s listed %d times", most, byOffset, k, n)
+			}
+		}
+		if total != rowsOf[most] {
+			t.Errorf("images with %s (offset %v): %d rows over the pages, the report has %d", most, byOffset, total, rowsOf[most])
+		}
+	}
+
 	// Every image holding a package, with a version range.
 	var ginPURL, ginVersion string
 	for _, p := range got.Packages {
@@ -381,6 +439,9 @@ func TestService(t *testing.T) {
 		{"GET", "/api/v1/packages?purl=pkg:golang/x/y@1&range=%3C2", "", "", 400, api.CodeBadVersionRange},
 		{"GET", "/api/v1/events?since=yesterday", "", "", 400, api.CodeBadRequest},
 		{"GET", "/api/v1/vulnerabilities/%20x/images", "", "", 400, api.CodeBadRequest},
+		{"GET", "/api/v1/vulnerabilities/CVE-2021-1/images?after=x", "", "", 400, api.CodeBadRequest},
+		{"GET", "/api/v1/vulnerabilities/CVE-2021-1/images?after=x&offset=1", "", "", 400, api.CodeBadRequest},
+		{"GET", "/api/v1/packages?purl=pkg:npm/x&after=x", "", "", 400, api.CodeBadRequest},
 		{"DELETE", "/api/v1/images", "", "", 405, api.CodeMethod},
 		{"GET", "/api/v1/nothing", "", "", 404, api.CodeNotFound},
 	} {

@@ -107,19 +107,28 @@ func (a *api) vulnImages(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "not a vulnerability id (CVE-…, GHSA-…, GO-…, an OSV id)")
 		return
 	}
-	limit, err := queryInt(r, "limit", 10000, 100000)
+	limit, err := queryInt(r, "limit", incidentPage, incidentMaxPage)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	offset := 0
-	if s := r.URL.Query().Get("offset"); s != "" {
-		if offset, err = strconv.Atoi(s); err != nil || offset < 0 {
+	q := r.URL.Query()
+	pg := store.Page{After: q.Get("after"), Limit: limit}
+	if s := q.Get("offset"); s != "" {
+		if pg.Offset, err = strconv.Atoi(s); err != nil || pg.Offset < 0 {
 			writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "offset: want a number")
 			return
 		}
+		if pg.After != "" {
+			writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "give after or offset, not both")
+			return
+		}
 	}
-	rows, err := a.c.Store.ImagesWithVuln(r.Context(), id, offset, limit)
+	rows, cursor, err := a.c.Store.ImagesWithVuln(r.Context(), id, pg)
+	if errors.Is(err, store.ErrBadCursor) {
+		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "after: "+err.Error())
+		return
+	}
 	if err != nil {
 		a.internal(w, r, err)
 		return
@@ -134,14 +143,25 @@ func (a *api) vulnImages(w http.ResponseWriter, r *http.Request) {
 		// Images counts every affected image, not only this page's.
 		Images   int              `json:"images"`
 		Affected []store.Affected `json:"affected"`
-		// Next is the offset of the next page (0: none).
+		// Cursor is the after value of the next page ("": none).
+		Cursor string `json:"cursor,omitempty"`
+		// Next is the offset of the next page, when paging by offset
+		// (0: none).
 		Next int `json:"next,omitempty"`
-	}{strings.ToUpper(id), n, rows, 0}
-	if len(rows) == limit {
-		out.Next = offset + limit
+	}{strings.ToUpper(id), n, rows, cursor, 0}
+	if cursor != "" && pg.After == "" {
+		out.Next = pg.Offset + len(rows)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// Pages of the incident queries: a CVE in a base image's C library affects
+// every image, and a page of thousands of rows costs more to read, send
+// and decode than the next request.
+const (
+	incidentPage    = 500
+	incidentMaxPage = 10000
+)
 
 // versionRange is a list of constraints that must all hold: ">=1.2.0",
 // "<2", "=1.4.1", "!=1.3".
@@ -244,38 +264,43 @@ func (a *api) packages(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, CodeBadVersionRange, "drydock has no version order for purl type "+p.Type)
 		return
 	}
-	limit, err := queryInt(r, "limit", 10000, 100000)
+	limit, err := queryInt(r, "limit", incidentPage, incidentMaxPage)
 	if err != nil {
 		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, err.Error())
 		return
 	}
-	rows, err := a.c.Store.ImagesWithPackage(r.Context(), store.PackageKey(raw, p.Type, p.Name), limit)
+	keep := func(hv store.HeldVersion) bool {
+		v := hv.Version
+		if hp, err := packageurl.FromString(hv.PURL); err == nil && hp.Version != "" {
+			v = hp.Version // the purl's version (rpm without the epoch, as queried)
+		}
+		switch {
+		case p.Version != "" && v != p.Version && hv.Version != p.Version:
+			return false
+		case vr != nil && !vr.holds(cmp, hv.Version):
+			return false
+		}
+		return true
+	}
+	ans, err := a.c.Store.ImagesWithPackage(r.Context(), store.PackageKey(raw, p.Type, p.Name), keep, store.Page{After: q.Get("after"), Limit: limit})
+	if errors.Is(err, store.ErrBadCursor) {
+		writeProblem(w, r, http.StatusBadRequest, CodeBadRequest, "after: "+err.Error())
+		return
+	}
 	if err != nil {
 		a.internal(w, r, err)
 		return
 	}
-	out := []store.Holding{}
-	images := map[string]bool{}
-	for _, h := range rows {
-		v := h.Version
-		if hp, err := packageurl.FromString(h.PURL); err == nil && hp.Version != "" {
-			v = hp.Version // the purl's version (rpm without the epoch, as queried)
-		}
-		switch {
-		case p.Version != "" && v != p.Version && h.Version != p.Version:
-			continue
-		case vr != nil && !vr.holds(cmp, h.Version):
-			continue
-		}
-		out = append(out, h)
-		images[h.Digest] = true
-	}
 	writeJSON(w, http.StatusOK, struct {
-		PURL     string          `json:"purl"`
-		Range    string          `json:"range,omitempty"`
+		PURL  string `json:"purl"`
+		Range string `json:"range,omitempty"`
+		// Images counts every image holding the package, not only this
+		// page's.
 		Images   int             `json:"images"`
 		Packages []store.Holding `json:"packages"`
-	}{raw, q.Get("range"), len(images), out})
+		// Cursor is the after value of the next page ("": none).
+		Cursor string `json:"cursor,omitempty"`
+	}{raw, q.Get("range"), ans.Images, ans.Holdings, ans.Next})
 }
 
 func (a *api) events(w http.ResponseWriter, r *http.Request) {

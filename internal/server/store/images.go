@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -332,10 +333,31 @@ func (s *Store) markSeen(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 
 // putVulns replaces an image's rows of the incident index: one row per
 // finding and id it is known by (its id and every alias).
+// It keeps vuln_images, the count of images by id, up to date: the
+// image's rows are locked with it (Record and Rematch hold its images row
+// for update), so the ids it had are those read here.
 func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []finding.Finding) error {
+	delta := map[string]int{}
+	had, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT vuln_id FROM image_vulns WHERE digest = ?`), digest)
+	if err != nil {
+		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
+	for had.Next() {
+		var id string
+		if err := had.Scan(&id); err != nil {
+			had.Close()
+			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+		}
+		delta[id] = -1
+	}
+	had.Close()
+	if err := had.Err(); err != nil {
+		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+	}
 	if _, err := s.exec(ctx, tx, `DELETE FROM image_vulns WHERE digest = ?`, digest); err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
+	has := map[string]bool{}
 	var rows [][]any
 	for _, f := range fs {
 		ids := append([]string{f.ID}, f.Aliases...)
@@ -346,12 +368,28 @@ func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 				continue
 			}
 			seen[id] = true
+			if !has[id] {
+				has[id] = true
+				delta[id]++
+			}
 			p := f.Package
 			rows = append(rows, []any{digest, id, f.ID, string(f.Severity), f.Status, p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer, strings.Join(f.FixedVersions, ",")})
 		}
 	}
 	if err := s.insertRows(ctx, tx, "image_vulns (digest, vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions)", rows); err != nil {
 		return fmt.Errorf("store %s: image %s: findings: %w", s.where, digest, err)
+	}
+	// One statement, its rows in id order: two transactions updating
+	// common ids lock them in the same order and cannot deadlock.
+	var counts [][]any
+	for _, id := range slices.Sorted(maps.Keys(delta)) {
+		if delta[id] != 0 {
+			counts = append(counts, []any{id, delta[id]})
+		}
+	}
+	if err := s.insertRowsSuffix(ctx, tx, "vuln_images (vuln_id, images)", counts,
+		` ON CONFLICT (vuln_id) DO UPDATE SET images = vuln_images.images + excluded.images`); err != nil {
+		return fmt.Errorf("store %s: image %s: counts of images by vulnerability: %w", s.where, digest, err)
 	}
 	return nil
 }

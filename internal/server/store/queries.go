@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -212,13 +213,65 @@ type Affected struct {
 	FixedVersions []string `json:"fixed_versions"`
 }
 
-// ImagesWithVuln returns every stored image's findings known by id (the
-// finding's own id or one of its aliases), by digest.
-func (s *Store) ImagesWithVuln(ctx context.Context, id string, offset, limit int) ([]Affected, error) {
+// Page selects one page of an incident query's rows: those after a
+// cursor (the Next of the previous page), or, when After is empty, those
+// from an offset; at most Limit rows.
+type Page struct {
+	After  string
+	Offset int
+	Limit  int
+}
+
+// ErrBadCursor is returned for a cursor this store did not hand out.
+var ErrBadCursor = errors.New("not a cursor of this query")
+
+// encodeCursor makes a page cursor of the sort key of a page's last row.
+func encodeCursor(key ...string) string {
+	b, _ := json.Marshal(key)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor returns the n key values of a cursor.
+func decodeCursor(c string, n int) ([]any, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	var key []string
+	if err != nil || len(c) > 8192 || json.Unmarshal(b, &key) != nil || len(key) != n {
+		return nil, ErrBadCursor
+	}
+	out := make([]any, n)
+	for i, k := range key {
+		out[i] = k
+	}
+	return out, nil
+}
+
+// ImagesWithVuln returns a page of the stored images' findings known by
+// id (the finding's own id or one of its aliases), by digest, package,
+// version and path, and the cursor of the next page ("" after the last).
+// The page is read from image_vulns_page in its order: with a cursor it
+// costs the page's rows whatever its position; an offset also costs the
+// rows before it.
+func (s *Store) ImagesWithVuln(ctx context.Context, id string, p Page) ([]Affected, string, error) {
+	if p.Limit <= 0 {
+		p.Limit = 500
+	}
+	where := `v.vuln_id = ?`
+	args := []any{strings.ToUpper(id)}
+	if p.After != "" {
+		key, err := decodeCursor(p.After, 6)
+		if err != nil {
+			return nil, "", err
+		}
+		where += ` AND (v.digest, v.package_name, v.package_version, v.path, v.finding_id, v.package_type) > (?, ?, ?, ?, ?, ?)`
+		args = append(args, key...)
+		p.Offset = 0
+	}
+	args = append(args, p.Limit+1, p.Offset)
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.digest, i.repository, v.finding_id, v.severity, v.status, v.package_type, v.package_name, v.package_version, v.purl, v.path, v.layer, v.fixed_versions
-		FROM image_vulns v JOIN images i ON i.digest = v.digest WHERE v.vuln_id = ? ORDER BY v.digest, v.package_name, v.package_version, v.path LIMIT ? OFFSET ?`), strings.ToUpper(id), limit, offset)
+		FROM image_vulns v JOIN images i ON i.digest = v.digest WHERE `+where+`
+		ORDER BY v.digest, v.package_name, v.package_version, v.path, v.finding_id, v.package_type LIMIT ? OFFSET ?`), args...)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
+		return nil, "", fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
 	}
 	defer rows.Close()
 	out := []Affected{}
@@ -226,7 +279,7 @@ func (s *Store) ImagesWithVuln(ctx context.Context, id string, offset, limit int
 		var a Affected
 		var fixed string
 		if err := rows.Scan(&a.Digest, &a.Repository, &a.FindingID, &a.Severity, &a.Status, &a.PackageType, &a.Package, &a.Version, &a.PURL, &a.Path, &a.Layer, &fixed); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		a.FixedVersions = []string{}
 		if fixed != "" {
@@ -234,7 +287,16 @@ func (s *Store) ImagesWithVuln(ctx context.Context, id string, offset, limit int
 		}
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
+	}
+	next := ""
+	if len(out) > p.Limit {
+		out = out[:p.Limit]
+		a := out[len(out)-1]
+		next = encodeCursor(a.Digest, a.Package, a.Version, a.Path, a.FindingID, a.PackageType)
+	}
+	return out, next, nil
 }
 
 // Holding is one stored image holding a package.
@@ -249,24 +311,116 @@ type Holding struct {
 	Layer      string `json:"layer"`
 }
 
-// ImagesWithPackage returns every stored image holding a package of that
-// key (PackageKey), every version; the caller filters versions.
-func (s *Store) ImagesWithPackage(ctx context.Context, pkey string, limit int) ([]Holding, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT p.digest, i.repository, p.type, p.name, p.version, p.purl, p.path, p.layer
-		FROM image_packages p JOIN images i ON i.digest = p.digest WHERE p.pkey = ? ORDER BY p.digest, p.version, p.path LIMIT ?`), pkey, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+// HeldVersion is a version of a package as held: the version and the
+// purl recorded with it.
+type HeldVersion struct {
+	Version, PURL string
+}
+
+// PackageAnswer is a page of the stored images holding a package.
+type PackageAnswer struct {
+	// Images counts every image holding a kept version, not only this
+	// page's.
+	Images   int
+	Holdings []Holding
+	// Next is the cursor of the next page ("" after the last).
+	Next string
+}
+
+// ImagesWithPackage returns a page of the stored images holding a
+// package of that key (PackageKey) in a version keep accepts (nil keeps
+// every version), by digest, version, purl and path. The count and the
+// pages are read from image_packages_page in its order; keep is asked
+// once per distinct version and purl. p.Offset is not used.
+func (s *Store) ImagesWithPackage(ctx context.Context, pkey string, keep func(HeldVersion) bool, p Page) (PackageAnswer, error) {
+	if p.Limit <= 0 {
+		p.Limit = 500
 	}
-	defer rows.Close()
-	out := []Holding{}
-	for rows.Next() {
-		var h Holding
-		if err := rows.Scan(&h.Digest, &h.Repository, &h.Type, &h.Name, &h.Version, &h.PURL, &h.Path, &h.Layer); err != nil {
-			return nil, err
+	var ans PackageAnswer
+	var after []any
+	if p.After != "" {
+		var err error
+		if after, err = decodeCursor(p.After, 4); err != nil {
+			return ans, err
 		}
-		out = append(out, h)
 	}
-	return out, rows.Err()
+	kept := map[HeldVersion]bool{}
+	accept := func(v HeldVersion) bool {
+		ok, seen := kept[v]
+		if !seen {
+			ok = keep == nil || keep(v)
+			kept[v] = ok
+		}
+		return ok
+	}
+	// Count the images: the index's (digest, version, purl) in digest
+	// order, so an image is counted when its first kept row is seen.
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, version, purl FROM image_packages WHERE pkey = ? ORDER BY digest`), pkey)
+	if err != nil {
+		return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+	}
+	last := ""
+	for rows.Next() {
+		var d string
+		var v HeldVersion
+		if err := rows.Scan(&d, &v.Version, &v.PURL); err != nil {
+			rows.Close()
+			return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+		}
+		if d != last && accept(v) {
+			ans.Images++
+			last = d
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+	}
+	ans.Holdings = []Holding{}
+	if ans.Images == 0 {
+		return ans, nil
+	}
+	// Rows of versions keep refuses are skipped; read on until the page
+	// and one more row are found or the rows end.
+	batch := p.Limit + 1
+	for len(ans.Holdings) <= p.Limit {
+		where, args := `p.pkey = ?`, []any{pkey}
+		if after != nil {
+			where += ` AND (p.digest, p.version, p.purl, p.path) > (?, ?, ?, ?)`
+			args = append(args, after...)
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT p.digest, i.repository, p.type, p.name, p.version, p.purl, p.path, p.layer
+			FROM image_packages p JOIN images i ON i.digest = p.digest WHERE `+where+` ORDER BY p.digest, p.version, p.purl, p.path LIMIT ?`), append(args, batch)...)
+		if err != nil {
+			return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+		}
+		n := 0
+		for rows.Next() {
+			var h Holding
+			if err := rows.Scan(&h.Digest, &h.Repository, &h.Type, &h.Name, &h.Version, &h.PURL, &h.Path, &h.Layer); err != nil {
+				rows.Close()
+				return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+			}
+			n++
+			after = []any{h.Digest, h.Version, h.PURL, h.Path}
+			if accept(HeldVersion{h.Version, h.PURL}) && len(ans.Holdings) <= p.Limit {
+				ans.Holdings = append(ans.Holdings, h)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return ans, fmt.Errorf("store %s: images with %s: %w", s.where, pkey, err)
+		}
+		if n < batch {
+			break
+		}
+	}
+	if len(ans.Holdings) > p.Limit {
+		ans.Holdings = ans.Holdings[:p.Limit]
+		h := ans.Holdings[len(ans.Holdings)-1]
+		ans.Next = encodeCursor(h.Digest, h.Version, h.PURL, h.Path)
+	}
+	return ans, nil
 }
 
 // Event is one recorded change. Data is a JSON object whose fields depend
@@ -445,10 +599,15 @@ func (s *Store) Summary(ctx context.Context, digest string) (ImageSummary, error
 	return im, err
 }
 
-// CountImagesWithVuln counts the stored images with a finding known by id.
+// CountImagesWithVuln counts the stored images with a finding known by
+// id, as kept in vuln_images by putVulns (one row read, however many
+// images).
 func (s *Store) CountImagesWithVuln(ctx context.Context, id string) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT digest) FROM image_vulns WHERE vuln_id = ?`), strings.ToUpper(id)).Scan(&n)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT images FROM vuln_images WHERE vuln_id = ?`), strings.ToUpper(id)).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store %s: images with %s: %w", s.where, id, err)
 	}

@@ -128,14 +128,14 @@ func TestRecordQueriesRematch(t *testing.T) {
 			}
 			// Found by its id and by each alias, in any case.
 			for _, id := range []string{"CVE-2021-38561", "ghsa-ppp9-7jff-5vj2", "GO-2021-0113"} {
-				aff, err := s.ImagesWithVuln(ctx, id, 0, 100)
+				aff, _, err := s.ImagesWithVuln(ctx, id, store.Page{Limit: 100})
 				if err != nil || len(aff) != 1 || aff[0].Digest != "sha256:aaaa" || aff[0].Package != text.Name || aff[0].Version != text.Version ||
 					!slices.Equal(aff[0].FixedVersions, []string{"v0.3.7"}) || aff[0].Layer != text.Layer {
 					t.Errorf("images with %s: %+v, %v", id, aff, err)
 				}
 			}
-			hold, err := s.ImagesWithPackage(ctx, store.PackageKey(text.PURL, "", ""), 100)
-			if err != nil || len(hold) != 1 || hold[0].Version != "v0.3.5" {
+			hold, err := s.ImagesWithPackage(ctx, store.PackageKey(text.PURL, "", ""), nil, store.Page{Limit: 100})
+			if err != nil || hold.Images != 1 || len(hold.Holdings) != 1 || hold.Holdings[0].Version != "v0.3.5" {
 				t.Errorf("images with %s: %+v, %v", text.PURL, hold, err)
 			}
 			im, err := s.GetImage(ctx, "sha256:aaaa")
@@ -169,7 +169,7 @@ func TestRecordQueriesRematch(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Errorf("events %q, want %q", got, want)
 			}
-			if aff, _ := s.ImagesWithVuln(ctx, "GO-2021-0113", 0, 100); len(aff) != 0 {
+			if aff, _, _ := s.ImagesWithVuln(ctx, "GO-2021-0113", store.Page{Limit: 100}); len(aff) != 0 {
 				t.Errorf("resolved finding still indexed: %+v", aff)
 			}
 			later, _ := s.Events(ctx, store.EventQuery{AfterID: evs[1].ID})

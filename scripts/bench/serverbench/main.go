@@ -31,12 +31,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -59,6 +61,7 @@ var (
 	workerNs = flag.String("workers", "1,3", "worker process counts to measure")
 	invN     = flag.Int("inventories", 10000, "stored inventories for the incident queries")
 	queries  = flag.Int("queries", 200, "queries of each kind")
+	hold     = flag.Bool("hold", false, "after the incident queries, print the store URL and wait for an interrupt (to EXPLAIN queries with psql)")
 )
 
 var images = []string{"edge-layers", "multiarch-busybox", "debian13-slim", "debian12-app"}
@@ -74,25 +77,26 @@ func main() {
 		log.Fatalf("serverbench: PostgreSQL: %v", err)
 	}
 	defer pg.Cleanup()
-	var refs []string
-	if *workerNs != "" {
+	// -scans 0 (or -workers "") measures the incident queries only.
+	if *scans > 0 && *workerNs != "" {
 		reg, stopReg := startRegistry()
 		defer stopReg()
 		log.Printf("pushing %d tags to %s", *scans, reg)
-		refs = push(reg)
-	}
-
-	fmt.Println("## Scan throughput (one PostgreSQL)")
-	fmt.Println()
-	fmt.Println("| workers | scans | wall time | scans/min | API RSS idle → peak | worker RSS idle → peak (each) |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for _, f := range strings.Split(*workerNs, ",") {
-		if n, err := strconv.Atoi(f); err == nil {
-			throughput(pg, refs, n)
+		refs := push(reg)
+		fmt.Println("## Scan throughput (one PostgreSQL)")
+		fmt.Println()
+		fmt.Println("| workers | scans | wall time | scans/min | API RSS idle → peak | worker RSS idle → peak (each) |")
+		fmt.Println("|---|---|---|---|---|---|")
+		for _, f := range strings.Split(*workerNs, ",") {
+			if n, err := strconv.Atoi(f); err == nil {
+				throughput(pg, refs, n)
+			}
 		}
+		fmt.Println()
 	}
-	fmt.Println()
-	incidents(pg)
+	if *invN > 0 {
+		incidents(pg)
+	}
 }
 
 // proc is a server process.
@@ -438,51 +442,89 @@ func incidents(pg *pgtest.Server) {
 	}
 	slices.Sort(ids)
 	r := rand.New(rand.NewPCG(1, 2))
-	measure := func(what string, path func(i int) string) {
+	// measure times one request per query, or with every, the walk
+	// through all its pages by cursor (after=).
+	measure := func(what string, every bool, path func(i int) string) {
 		var lat []time.Duration
-		var rows []int
+		var images, rows []int
 		for i := range *queries {
-			var out struct {
-				Images int `json:"images"`
-			}
-			code, d := call("GET", apiP.addr+path(i), tok, nil, &out)
-			if code != http.StatusOK {
-				log.Fatalf("%s: %d", path(i), code)
+			p := path(i)
+			var d time.Duration
+			n, after := 0, ""
+			for {
+				var out struct {
+					Images   int               `json:"images"`
+					Affected []json.RawMessage `json:"affected"`
+					Packages []json.RawMessage `json:"packages"`
+					Cursor   string            `json:"cursor"`
+				}
+				u := p
+				if after != "" {
+					u += "&after=" + url.QueryEscape(after)
+				}
+				code, t := call("GET", apiP.addr+u, tok, nil, &out)
+				if code != http.StatusOK {
+					log.Fatalf("%s: %d", u, code)
+				}
+				d += t
+				n += len(out.Affected) + len(out.Packages)
+				if after == "" {
+					images = append(images, out.Images)
+				}
+				if after = out.Cursor; !every || after == "" {
+					break
+				}
 			}
 			lat = append(lat, d)
-			rows = append(rows, out.Images)
+			rows = append(rows, n)
 		}
 		slices.Sort(lat)
 		slices.Sort(rows)
-		fmt.Printf("| %s | %d | %d / %d | %.1f ms | %.1f ms | %.1f ms |\n", what, len(lat), rows[len(rows)/2], rows[len(rows)-1],
-			ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
+		slices.Sort(images)
+		fmt.Printf("| %s | %d | %d / %d | %d / %d | %.1f ms | %.1f ms | %.1f ms |\n", what, len(lat), images[len(images)/2], images[len(images)-1],
+			rows[len(rows)/2], rows[len(rows)-1], ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
 	}
 	fmt.Printf("## Incident queries over %d stored inventories (%d distinct vulnerability ids)\n\n", *invN, len(ids))
-	fmt.Println("| query | requests | images per answer (median / max) | p50 | p99 | max |")
-	fmt.Println("|---|---|---|---|---|---|")
-	// The store's own time, without HTTP and JSON, for the same kind of
-	// question.
+	fmt.Println("Requests use the default page size; \"every page\" walks all the pages of an answer by cursor and times the whole walk.")
+	fmt.Println()
+	fmt.Println("| query | requests | images per answer (median / max) | rows returned (median / max) | p50 | p99 | max |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	// The store's own time, without HTTP and JSON, for the same question
+	// (the first page and the count of images).
 	var lat []time.Duration
 	for range *queries {
+		id := ids[r.IntN(len(ids))]
 		t := time.Now()
-		if _, err := st.ImagesWithVuln(ctx, ids[r.IntN(len(ids))], 0, 100000); err != nil {
+		if _, _, err := st.ImagesWithVuln(ctx, id, store.Page{}); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := st.CountImagesWithVuln(ctx, id); err != nil {
 			log.Fatal(err)
 		}
 		lat = append(lat, time.Since(t))
 	}
 	slices.Sort(lat)
-	fmt.Printf("| store.ImagesWithVuln (no HTTP) | %d | | %.1f ms | %.1f ms | %.1f ms |\n", len(lat), ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
-	measure("GET /vulnerabilities/{id}/images", func(int) string {
-		return "/api/v1/vulnerabilities/" + ids[r.IntN(len(ids))] + "/images"
-	})
-	measure("GET /packages?purl=", func(int) string {
+	fmt.Printf("| store.ImagesWithVuln + CountImagesWithVuln (no HTTP) | %d | | | %.1f ms | %.1f ms | %.1f ms |\n", len(lat), ms(lat[len(lat)/2]), ms(lat[len(lat)*99/100]), ms(lat[len(lat)-1]))
+	vuln := func(int) string { return "/api/v1/vulnerabilities/" + ids[r.IntN(len(ids))] + "/images?" }
+	measure("GET /vulnerabilities/{id}/images", false, vuln)
+	measure("GET /packages?purl=", false, func(int) string {
 		return "/api/v1/packages?purl=" + url.QueryEscape(purls[r.IntN(len(purls))])
 	})
-	measure("GET /packages?purl=&range=", func(int) string {
+	measure("GET /packages?purl=&range=", false, func(int) string {
 		return "/api/v1/packages?purl=" + url.QueryEscape(purls[r.IntN(len(purls))]) + "&range=" + url.QueryEscape("<"+"99")
+	})
+	measure("GET /vulnerabilities/{id}/images, every page", true, vuln)
+	measure("GET /packages?purl=, every page", true, func(int) string {
+		return "/api/v1/packages?purl=" + url.QueryEscape(purls[r.IntN(len(purls))])
 	})
 	cur, _ := apiP.rss()
 	fmt.Printf("\nAPI process RSS after the queries: %.0f MiB\n", cur)
+	if *hold {
+		log.Printf("store %s kept until interrupted", u)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
