@@ -11,9 +11,15 @@ import (
 	"golang.org/x/term"
 
 	"github.com/drydockscan/drydock/internal/cli"
+	"github.com/drydockscan/drydock/internal/run/holdinit"
 )
 
 func main() {
+	// In a container of drydock run --runtime docker, drydock is the
+	// container's first program: it holds the workload until released.
+	if holdinit.Is(os.Args[0]) {
+		os.Exit(holdinit.Main(os.Args, os.Stdin, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := cli.Env{
 		Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,

@@ -43,6 +43,7 @@ type runFlags struct {
 	events     string
 	tracer     string
 	runtime    string
+	dockerHost string
 	rules      []string
 	noDefaults bool
 	allowNet   []string
@@ -70,7 +71,8 @@ connection attempts, listening ports — and raise alerts with Falco-style rules
 
 The sandbox is an OCI runtime container (runc or crun) with its own user, mount, pid,
 network, ipc and uts namespaces, a copy-on-write root file system unpacked from the
-image, memory, CPU and pid limits, Docker's default seccomp profile and capabilities.
+image, memory, CPU and pid limits, Docker's default seccomp profile and capabilities;
+--runtime docker makes it a Docker engine's container instead.
 Its only network is drydock itself: DNS is answered (with sinkhole addresses) and
 recorded, every connection attempt is recorded and refused, nothing is forwarded.
 Needs root. Exit codes: 0 pass, 1 --fail-on met by an alert, 2 error.`,
@@ -100,7 +102,8 @@ Needs root. Exit codes: 0 pass, 1 --fail-on met by an alert, 2 error.`,
 	f.StringVar(&o.pcap, "pcap", "", "write the sandbox's packets to FILE (pcapng; tshark and Wireshark read it)")
 	f.StringVar(&o.events, "events", "", "write the recorded events to FILE as JSON lines")
 	f.StringVar(&o.tracer, "tracer", run.TracerAuto, "auto (ebpf if it loads, else ptrace), ebpf, ptrace, or none (network and file changes only)")
-	f.StringVar(&o.runtime, "runtime", "", "OCI runtime: runc, crun or a path (default: runc, else crun)")
+	f.StringVar(&o.runtime, "runtime", "", "runc, crun or a path (default: runc, else crun), or docker to run in a Docker engine")
+	f.StringVar(&o.dockerHost, "docker-host", "", "the Docker engine's API address for --runtime docker and docker images (default: DOCKER_HOST, else unix:///var/run/docker.sock)")
 	f.StringArrayVar(&o.rules, "rules", nil, "rules FILE (YAML, Falco style) after the default rules; repeatable")
 	f.BoolVar(&o.noDefaults, "no-default-rules", false, "use only the --rules files")
 	f.StringArrayVar(&o.allowNet, "allow-net", nil, "address or CIDR outbound connections may go to without an alert; repeatable")
@@ -167,19 +170,27 @@ func (a *app) runSandbox(ctx context.Context, target string, command []string, o
 	if o.exitCode == ExitError || o.exitCode < 0 || o.exitCode > 125 {
 		return fmt.Errorf("--exit-code %d: want 0…125, not %d", o.exitCode, ExitError)
 	}
-	if o.runtime == "docker" {
-		return fmt.Errorf("--runtime docker is not supported yet: use runc or crun (no Docker engine needed)")
-	}
 	mem, err := parseBytes(o.memory)
 	if err != nil {
 		return err
+	}
+	dockerHost := o.dockerHost
+	if dockerHost == "" {
+		dockerHost = a.env.Getenv("DOCKER_HOST")
+	}
+	var initBinary string
+	if o.runtime == run.RuntimeDocker {
+		// drydock itself is the container's first program (holdinit).
+		if initBinary, err = os.Executable(); err != nil {
+			return fmt.Errorf("--runtime docker: finding drydock's own executable: %w", err)
+		}
 	}
 	set, err := loadRules(o)
 	if err != nil {
 		return err
 	}
 	opts := run.Options{
-		Runtime: o.runtime, Command: command, User: o.user, Duration: o.duration, Network: o.network,
+		Runtime: o.runtime, DockerHost: dockerHost, InitBinary: initBinary, Command: command, User: o.user, Duration: o.duration, Network: o.network,
 		Tracer: o.tracer, Tracers: runTracers(), Logger: a.log,
 		Limits: sandbox.Limits{MemoryBytes: mem, CPUs: o.cpus, Pids: o.pids},
 	}
@@ -189,7 +200,7 @@ func (a *app) runSandbox(ctx context.Context, target string, command []string, o
 			opts.Command = []string{}
 		}
 	}
-	sopts := source.Options{Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token, Logger: a.log}
+	sopts := source.Options{DockerHost: dockerHost, PodmanHost: a.env.Getenv("CONTAINER_HOST"), Insecure: o.insecure, Username: o.username, Password: o.password, Token: o.token, Logger: a.log}
 	if o.platform != "" {
 		p, err := source.ParsePlatform(o.platform)
 		if err != nil {

@@ -119,3 +119,14 @@ func TestRunCommand(t *testing.T) {
 		t.Errorf("with --allow-net:\n%s", out)
 	}
 }
+
+// TestRunCommandNoDockerEngine: --runtime docker without an engine at
+// --docker-host exits 2 naming the socket.
+func TestRunCommandNoDockerEngine(t *testing.T) {
+	sock := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
+	code, out, errOut := drydock(t, "run", filepath.Join(corpus, "multiarch-busybox", "oci"), "--runtime", "docker", "--docker-host", sock,
+		"--tracer", "none", "--network", "none", "--packages-in-use=false")
+	if code != cli.ExitError || !strings.Contains(errOut, "no Docker engine at "+sock) {
+		t.Fatalf("exit %d, want %d naming %s\n%s\n%s", code, cli.ExitError, sock, out, errOut)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/drydockscan/drydock/internal/testutil/enginetest"
 )
 
 // inNetnsEnv marks the test process that runs inside its own network
@@ -41,7 +43,9 @@ func TestMain(m *testing.M) {
 			_ = netlink.LinkSetUp(lo)
 		}
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	enginetest.Stop()
+	os.Exit(code)
 }
 
 // fuzzing: the fuzz targets run no sandbox, and Go's fuzzing coordinator

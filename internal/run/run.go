@@ -4,7 +4,8 @@
 // Rules (package rules) turn that record into alerts; PackagesInUse joins
 // it with an inventory.
 //
-// The sandbox is an OCI runtime container (runc or crun) with its own user,
+// The sandbox is an OCI runtime container (runc or crun; or a Docker
+// engine's container, RuntimeDocker) with its own user,
 // mount, pid, network, ipc, uts and cgroup namespaces, a copy-on-write root
 // file system unpacked from the image's layers, cgroup limits, Docker's
 // default seccomp profile and capabilities, and a hard time limit. Its
@@ -70,8 +71,17 @@ type TracerFactory struct {
 
 // Options configure a run.
 type Options struct {
-	// Runtime is "runc", "crun", a path, or "" for the first found.
+	// Runtime is "runc", "crun", a path, "" for the first found, or
+	// RuntimeDocker for a Docker engine.
 	Runtime string
+	// DockerHost is the Docker engine's API address for RuntimeDocker
+	// ("" means DOCKER_HOST, else the default socket).
+	DockerHost string
+	// InitBinary is, for RuntimeDocker, the statically linked executable
+	// bound read-only into the container as its first program: drydock
+	// itself (holdinit.Main), which holds the container until the tracer
+	// and the observer are attached.
+	InitBinary string
 	// Entrypoint replaces the image's entrypoint when not nil; Command
 	// replaces its command when not nil (as docker run does).
 	Entrypoint []string
@@ -116,7 +126,7 @@ type Result struct {
 	TracerMode string
 	Network    string
 	// RootFS is "overlay" or "copy" (a private unpacked copy when overlay
-	// cannot be mounted).
+	// cannot be mounted); RootFSContainerLayer with RuntimeDocker.
 	RootFS string
 	Args   []string
 	User   sandbox.User
@@ -205,13 +215,6 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rtPath, err := sandbox.FindRuntime(o.Runtime)
-	if err != nil {
-		return nil, err
-	}
-	if err := sandbox.Check(sandbox.Needs{TUN: o.Network == NetworkObserve}); err != nil {
-		return nil, err
-	}
 	cfg := img.Config.Config
 	args := slices.Clone(cfg.Entrypoint)
 	if o.Entrypoint != nil {
@@ -227,6 +230,16 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	args = append(args, cmd...)
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%w: the image has no entrypoint or command; give one after --", ErrNoCommand)
+	}
+	if o.Runtime == RuntimeDocker {
+		return runDocker(ctx, img, o, choice, args, t0)
+	}
+	rtPath, err := sandbox.FindRuntime(o.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	if err := sandbox.Check(sandbox.Needs{TUN: o.Network == NetworkObserve}); err != nil {
+		return nil, err
 	}
 	base, err := idBlock()
 	if err != nil {
@@ -444,26 +457,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 			res.TracerMode = TraceEverySyscall
 		}
 	}
-	events := make(chan []trace.Event, 1)
-	if session != nil {
-		go func() {
-			var evs []trace.Event
-			trunc := false
-			for ev := range session.Events() {
-				if len(evs) >= o.MaxEvents {
-					trunc = true
-					continue
-				}
-				evs = append(evs, ev)
-			}
-			if trunc {
-				evs = append(evs, trace.Event{Kind: "truncated"})
-			}
-			events <- evs
-		}()
-	} else {
-		events <- nil
-	}
+	events := collectEvents(session, o.MaxEvents)
 
 	if err := c.Start(ctx); err != nil {
 		return nil, err
@@ -498,28 +492,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		return nil, ctxErr
 	}
 
-	// The traced tree is gone: the tracer delivers what it has left.
-	if session != nil {
-		select {
-		case evs := <-events:
-			res.Events = evs
-		case <-time.After(10 * time.Second):
-			tcancel()
-			_ = session.Close()
-			select {
-			case res.Events = <-events:
-				res.Warnings = append(res.Warnings, "the tracer did not finish in time: the events may be incomplete")
-			case <-time.After(5 * time.Second):
-				res.Warnings = append(res.Warnings, "the tracer did not stop: no events recorded")
-			}
-		}
-	} else {
-		<-events
-	}
-	if n := len(res.Events); n > 0 && res.Events[n-1].Kind == "truncated" {
-		res.Events = res.Events[:n-1]
-		res.EventsTruncated = true
-	}
+	res.Events, res.EventsTruncated, res.Warnings = gatherEvents(session, events, tcancel, res.Warnings)
 	res.Events = fromProgram(res.Events)
 	if res.Exit.Code == -1 {
 		// The ptrace tracer reaped the init before the sandbox could (a
@@ -559,6 +532,60 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// collectEvents reads a session's events, at most max of them, until the
+// session ends; the channel receives them then (nil without a session).
+func collectEvents(session trace.Session, max int) chan []trace.Event {
+	events := make(chan []trace.Event, 1)
+	if session == nil {
+		events <- nil
+		return events
+	}
+	go func() {
+		var evs []trace.Event
+		trunc := false
+		for ev := range session.Events() {
+			if len(evs) >= max {
+				trunc = true
+				continue
+			}
+			evs = append(evs, ev)
+		}
+		if trunc {
+			evs = append(evs, trace.Event{Kind: "truncated"})
+		}
+		events <- evs
+	}()
+	return events
+}
+
+// gatherEvents waits, once the traced tree is gone, for the events the
+// tracer has left, stopping it should it not finish in time; it says
+// whether they were truncated and adds to warnings what went wrong.
+func gatherEvents(session trace.Session, events chan []trace.Event, cancel func(), warnings []string) ([]trace.Event, bool, []string) {
+	var evs []trace.Event
+	if session != nil {
+		select {
+		case evs = <-events:
+		case <-time.After(10 * time.Second):
+			cancel()
+			_ = session.Close()
+			select {
+			case evs = <-events:
+				warnings = append(warnings, "the tracer did not finish in time: the events may be incomplete")
+			case <-time.After(5 * time.Second):
+				warnings = append(warnings, "the tracer did not stop: no events recorded")
+			}
+		}
+	} else {
+		<-events
+	}
+	trunc := false
+	if n := len(evs); n > 0 && evs[n-1].Kind == "truncated" {
+		evs, trunc = evs[:n-1], true
+	}
+	return evs, trunc, warnings
 }
 
 // fromProgram drops what the runtime's init did before it executed the

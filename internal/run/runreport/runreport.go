@@ -67,8 +67,8 @@ type RunInfo struct {
 	// it) or "every-syscall"; empty for the other tracers.
 	TracerMode string `json:"tracer_mode,omitempty"`
 	Network    string `json:"network"`
-	// RootFS is "overlay" (copy-on-write) or "copy" (a private unpacked
-	// copy).
+	// RootFS is "overlay" (copy-on-write), "copy" (a private unpacked
+	// copy) or "container-layer" (a Docker engine's, --runtime docker).
 	RootFS   string   `json:"rootfs"`
 	Args     []string `json:"args"`
 	UID      uint32   `json:"uid"`

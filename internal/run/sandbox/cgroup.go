@@ -190,3 +190,17 @@ func (d cgroupDirs) counters() Counters {
 	}
 	return c
 }
+
+// Cgroups are a process's cgroup directories, found while it lives; their
+// counters can be read as long as the cgroups exist.
+type Cgroups struct{ d cgroupDirs }
+
+// CgroupsOf finds the cgroup directories of pid.
+func CgroupsOf(pid int) Cgroups { return Cgroups{findCgroups(pid)} }
+
+// V2Path is the cgroup v2 directory ("" when there is none, or it is the
+// root).
+func (c Cgroups) V2Path() string { return c.d.unified }
+
+// Counters reads the cgroups' counters (zero once they are gone).
+func (c Cgroups) Counters() Counters { return c.d.counters() }
