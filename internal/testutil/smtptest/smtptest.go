@@ -174,7 +174,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	switch l.step {
 	case 0:
 		l.step = 1
-		if resp != nil && len(resp) > 0 {
+		if len(resp) > 0 {
 			l.user, l.step = string(resp), 2
 			return []byte("Password:"), false, nil
 		}
