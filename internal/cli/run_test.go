@@ -18,7 +18,7 @@ func TestRunCommandErrors(t *testing.T) {
 	}{
 		{"unknown tracer", []string{"run", img, "--tracer", "dtrace"}, `--tracer "dtrace" is not built in (have: ebpf, ptrace, auto, none)`},
 		{"runtime missing", []string{"run", img, "--tracer", "none", "--runtime", "/nonexistent/runc"}, "/nonexistent/runc"},
-		{"docker runtime", []string{"run", img, "--runtime", "docker"}, "--runtime docker is not supported"},
+		{"no docker engine", []string{"run", img, "--runtime", "docker", "--docker-host", "unix:///nonexistent/docker.sock"}, "no Docker engine at unix:///nonexistent/docker.sock"},
 		{"bad network", []string{"run", img, "--tracer", "none", "--network", "host"}, `--network "host"`},
 		{"bad format", []string{"run", img, "-o", "sarif"}, "drydock run writes table, json, html"},
 		{"bad severity", []string{"run", img, "--fail-on", "urgent"}, "unknown severity"},
