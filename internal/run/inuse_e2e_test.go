@@ -20,6 +20,7 @@ import (
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/run"
+	"github.com/drydockscan/drydock/internal/run/runreport"
 	"github.com/drydockscan/drydock/internal/run/trace"
 	"github.com/drydockscan/drydock/internal/testutil/vulndbtest"
 )
@@ -185,10 +186,26 @@ func (f *imageFacts) pythonUsed(used map[string]bool) map[string]bool {
 // and events.
 func recordRun(t *testing.T, img string, args ...string) (string, []trace.Event) {
 	t.Helper()
+	file, evs, _ := recordRunReport(t, img, args...)
+	return file, evs
+}
+
+// recordRunReport is recordRun that also returns the run report.
+func recordRunReport(t *testing.T, img string, args ...string) (string, []trace.Event, *runreport.Report) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "events.jsonl")
-	all := append([]string{"run", img, "--events", file, "-o", "json=" + filepath.Join(t.TempDir(), "run.json")}, args...)
+	repFile := filepath.Join(t.TempDir(), "run.json")
+	all := append([]string{"run", img, "--events", file, "-o", "json=" + repFile}, args...)
 	if code, out, errOut := drydock(t, all...); code != 0 {
 		t.Fatalf("drydock run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	b, err := os.ReadFile(repFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep runreport.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("run report %s: %v", repFile, err)
 	}
 	f, err := os.Open(file)
 	if err != nil {
@@ -199,7 +216,7 @@ func recordRun(t *testing.T, img string, args ...string) (string, []trace.Event)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return file, evs
+	return file, evs, &rep
 }
 
 // scanWithRun scans img with --runtime-events and returns the JSON report.
@@ -253,10 +270,12 @@ func checkFindingsFollowPackages(t *testing.T, rep *report.Report) (inUse, notIn
 // drydock run --events and applies them to a scan of the same image with
 // drydock image --runtime-events: the Go service marks the modules of its
 // binary, a command marks the OS packages and Python modules whose files
-// it opened; findings follow their packages; --only-in-use shows only
-// those, and the gate counts what is shown. Every expectation comes from
-// the image's own files (dpkg's lists, the tar entries' types, Python's
-// top_level.txt, TRUTH.json's Go build info) and the events.
+// it opened, the Node.js service (started with the host's node added in a
+// layer) marks the npm packages it loaded; findings follow their packages;
+// --only-in-use shows only those, and the gate counts what is shown. Every
+// expectation comes from the image's own files (dpkg's lists, the tar
+// entries' types, Python's top_level.txt, TRUTH.json's Go build info and
+// installed npm packages) and the events.
 func TestRuntimeEventsRankFindings(t *testing.T) {
 	needSandbox(t)
 	ref := filepath.Join(corpus, "debian12-app/oci")
@@ -418,4 +437,6 @@ func TestRuntimeEventsRankFindings(t *testing.T) {
 			t.Errorf("no finding in a package in use")
 		}
 	})
+
+	t.Run("the Node.js service", func(t *testing.T) { nodeService(t, env, db, ref, facts) })
 }
