@@ -402,10 +402,16 @@ func runHelperMode(t *testing.T, tr Tracer, dir string, goHelper, seccomp bool) 
 		pw.Write([]byte("go\n"))
 		pw.Close()
 	}, filepath.Join(bin, "cat"), filepath.Join(dir, "outside-marker"))
-	// The traced root is this process's child: its parent, not the
-	// tracer, reaps it and reads its status (the scenario exits 0).
-	if err := cmd.Wait(); err != nil {
+	// The traced root is this process's child: its parent reaps it and
+	// reads its status (the scenario exits 0). Here the tracer is a
+	// thread of the parent's own process, and the kernel lets a tracer in
+	// the real parent's thread group reap a tracee whose exit it waits
+	// for: when the root exits while still traced, its status is gone
+	// before the parent asks (ECHILD). Only that is tolerated.
+	if err := cmd.Wait(); err != nil && !errors.Is(err, syscall.ECHILD) {
 		t.Errorf("%s: the parent's wait for the traced root: %v", tr.Name(), err)
+	} else if err != nil {
+		t.Logf("%s: the root's status was taken by the tracer in this process: %v", tr.Name(), err)
 	}
 	if stderr.Len() > 0 {
 		t.Logf("scenario stderr: %s", stderr.String())
