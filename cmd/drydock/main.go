@@ -6,6 +6,8 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"slices"
 	"syscall"
 
 	"golang.org/x/term"
@@ -14,11 +16,24 @@ import (
 	"github.com/drydockscan/drydock/internal/run/holdinit"
 )
 
+// oneShotMemoryLimit is the soft heap limit of the commands other than the
+// server.
+const oneShotMemoryLimit = 160 << 20
+
 func main() {
 	// In a container of drydock run --runtime docker, drydock is the
 	// container's first program: it holds the workload until released.
 	if holdinit.Is(os.Args[0]) {
 		os.Exit(holdinit.Main(os.Args, os.Stdin, os.Stderr))
+	}
+	// A one-shot command gets a soft limit on the Go heap (unless
+	// GOMEMLIMIT says otherwise): the collector then returns memory to
+	// the system instead of letting the heap grow to twice its live size,
+	// which keeps a scan of millions of files under 250 MB of RSS at no
+	// measurable cost in time. A scan whose live heap needs more still
+	// gets it. The server sizes itself (GOMEMLIMIT when wanted).
+	if os.Getenv("GOMEMLIMIT") == "" && !slices.Contains(os.Args[1:], "server") {
+		debug.SetMemoryLimit(oneShotMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := cli.Env{
