@@ -2,11 +2,9 @@ package report_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,15 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/report"
+	"github.com/drydockscan/drydock/internal/testutil/browsertest"
 )
 
 // loadHTMLFindings reads the hand-written findings of testdata: real
@@ -329,61 +324,11 @@ func TestHTMLEscapesHostileStrings(t *testing.T) {
 	}
 }
 
-// chromiumPath finds the browser for TestHTMLBrowser. Without one the test is
-// skipped, unless DRYDOCK_REQUIRE_CHROMIUM is set (as CI sets it).
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("DRYDOCK_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("no chromium found and DRYDOCK_REQUIRE_CHROMIUM is set (apt-get install chromium)")
-	}
-	t.Skip("no chromium found (apt-get install chromium); set DRYDOCK_REQUIRE_CHROMIUM to make this an error")
-	return ""
-}
-
-// htmlArtifactDir is where the browser test leaves its screenshots.
-func htmlArtifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("DRYDOCK_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "drydock-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// htmlPageWatch records what a page does that it must not: requests, console
-// errors and warnings, uncaught exceptions, dialogs.
-type htmlPageWatch struct {
-	mu       sync.Mutex
-	requests []string
-	problems []string
-}
-
-func (w *htmlPageWatch) add(list *[]string, s string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	*list = append(*list, s)
-}
-
-func (w *htmlPageWatch) snapshot() (requests, problems []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.requests), slices.Clone(w.problems)
-}
-
 // TestHTMLBrowser loads the page in headless Chromium and uses it as a
 // person would: the table's rows, the filter box, a severity box, the
 // suppressed toggle, sorting by a column, a finding's details. The page
 // must make no request but for its own file and log no error.
 func TestHTMLBrowser(t *testing.T) {
-	exe := chromiumPath(t)
 	dir := t.TempDir()
 	r := htmlReport(t)
 	r.Vulnerabilities = append(slices.Clone(r.Vulnerabilities), htmlHostile())
@@ -400,50 +345,12 @@ func TestHTMLBrowser(t *testing.T) {
 	fileURL := "file://" + filepath.ToSlash(findingsPage)
 	invURL := "file://" + filepath.ToSlash(inventoryPage)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.WindowSize(1440, 1000), chromedp.UserDataDir(filepath.Join(dir, "profile")),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	watch := &htmlPageWatch{}
-	ctx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithListener(func(ev any) {
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			watch.add(&watch.requests, ev.Request.URL)
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, a.Description+string(a.Value))
-				}
-				watch.add(&watch.problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			text := d.Text
-			if d.Exception != nil {
-				text += " " + d.Exception.Description
-			}
-			watch.add(&watch.problems, fmt.Sprintf("exception at %d:%d: %s", d.LineNumber+1, d.ColumnNumber+1, text))
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-				watch.add(&watch.problems, "log "+string(ev.Entry.Level)+": "+ev.Entry.Text+" "+ev.Entry.URL)
-			}
-		case *page.EventJavascriptDialogOpening:
-			watch.add(&watch.problems, "dialog: "+ev.Message)
-			go func() { // a dialog blocks the page: close it
-				_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-			}()
-		}
-	}))
-	defer cancelTab()
+	watch := &browsertest.Watch{}
+	ctx := browsertest.Tab(t, 30*time.Second, 1440, watch)
 	// Checked last, and also when a step fails: what the page logged
 	// often says why.
 	defer func() {
-		requests, problems := watch.snapshot()
+		requests, problems := watch.Snapshot()
 		for _, p := range problems {
 			t.Errorf("page: %s", p)
 		}
@@ -596,7 +503,7 @@ func TestHTMLBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := htmlArtifactDir(t)
+	out := browsertest.ArtifactDir(t)
 	for _, s := range []struct {
 		name string
 		png  []byte

@@ -23,6 +23,7 @@ import (
 	"github.com/drydockscan/drydock/internal/server"
 	"github.com/drydockscan/drydock/internal/server/notify"
 	"github.com/drydockscan/drydock/internal/server/store"
+	"github.com/drydockscan/drydock/internal/testutil/browsertest"
 	vstore "github.com/drydockscan/drydock/internal/vulndb/store"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
@@ -206,9 +207,9 @@ func TestFigureUI10000(t *testing.T) {
 	logs := &logBuffer{}
 	cfg := baseConfig(t, storeURL, server.RoleAll, logs)
 	base := startServer(t, cfg)
-	watch := &pageWatch{}
-	tab := browser(t, watch)
-	u := &ui{t: t, ctx: tab, base: base, out: artifactDir(t)}
+	watch := &browsertest.Watch{}
+	tab := browsertest.Tab(t, 8*time.Minute, 1400, watch)
+	u := &ui{t: t, ctx: tab, base: base, out: browsertest.ArtifactDir(t)}
 	u.do("load", chromedp.Navigate(base+"/ui/"), chromedp.WaitVisible(chromedp.CSS("#token")))
 	u.do("sign in", chromedp.SendKeys(chromedp.CSS("#token"), tok), chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
 	u.ready("images")
@@ -232,7 +233,7 @@ func TestFigureUI10000(t *testing.T) {
 	measure("vulnerability page (incident view)", "#/vulnerability/CVE-2026-10000")
 	measure("events page", "#/events")
 	measure("image page", fmt.Sprintf("#/image/sha256:%064x", 4321))
-	_, problems := watch.snapshot()
+	_, problems := watch.Snapshot()
 	for _, p := range problems {
 		t.Errorf("page: %s", p)
 	}

@@ -4,18 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-containerregistry/pkg/authn"
 
@@ -24,103 +17,10 @@ import (
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/server"
 	"github.com/drydockscan/drydock/internal/server/store"
+	"github.com/drydockscan/drydock/internal/testutil/browsertest"
 	"github.com/drydockscan/drydock/internal/testutil/registrytest"
 	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
-
-// chromium finds the browser, or skips unless DRYDOCK_REQUIRE_CHROMIUM
-// is set (CI sets it).
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("DRYDOCK_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("no chromium found and DRYDOCK_REQUIRE_CHROMIUM is set (apt-get install chromium)")
-	}
-	t.Skip("no chromium found (apt-get install chromium)")
-	return ""
-}
-
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("DRYDOCK_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "drydock-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// pageWatch records what pages do that they must not: requests to other
-// origins, console errors and warnings, exceptions, dialogs.
-type pageWatch struct {
-	mu       sync.Mutex
-	requests []string
-	problems []string
-}
-
-func (w *pageWatch) add(list *[]string, s string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	*list = append(*list, s)
-}
-
-func (w *pageWatch) snapshot() ([]string, []string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.requests), slices.Clone(w.problems)
-}
-
-// browser starts headless Chromium with a tab whose events feed w.
-func browser(t *testing.T, w *pageWatch) context.Context {
-	t.Helper()
-	exe := chromium(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
-	t.Cleanup(cancel)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.WindowSize(1400, 1000), chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	var tab context.Context
-	tab, cancelTab := chromedp.NewContext(alloc, chromedp.WithListener(func(ev any) {
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			w.add(&w.requests, ev.Request.URL)
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeWarning || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, a.Description+string(a.Value))
-				}
-				w.add(&w.problems, "console."+string(ev.Type)+": "+strings.Join(args, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			text := d.Text
-			if d.Exception != nil {
-				text += " " + d.Exception.Description
-			}
-			w.add(&w.problems, fmt.Sprintf("exception at %d:%d: %s", d.LineNumber+1, d.ColumnNumber+1, text))
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
-				w.add(&w.problems, "log "+string(ev.Entry.Level)+": "+ev.Entry.Text+" "+ev.Entry.URL)
-			}
-		case *page.EventJavascriptDialogOpening:
-			w.add(&w.problems, "dialog: "+ev.Message)
-			go func() {
-				_, _ = chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
-			}()
-		}
-	}))
-	t.Cleanup(cancelTab)
-	return tab
-}
 
 // ui drives one tab.
 type ui struct {
@@ -209,8 +109,8 @@ func (u *ui) shot(name string) {
 // $DRYDOCK_ARTIFACTS.
 func TestUIEndToEnd(t *testing.T) {
 	needDB(t)
-	watch := &pageWatch{}
-	tab := browser(t, watch)
+	watch := &browsertest.Watch{}
+	tab := browsertest.Tab(t, 8*time.Minute, 1400, watch)
 	ctx := context.Background()
 	app := filepath.Join(analyzetest.Corpus(t), "debian12-app", "oci")
 
@@ -275,9 +175,9 @@ func TestUIEndToEnd(t *testing.T) {
 		}
 	}()
 
-	u := &ui{t: t, ctx: tab, base: base, out: artifactDir(t)}
+	u := &ui{t: t, ctx: tab, base: base, out: browsertest.ArtifactDir(t)}
 	defer func() {
-		requests, problems := watch.snapshot()
+		requests, problems := watch.Snapshot()
 		for _, p := range problems {
 			t.Errorf("page: %s", p)
 		}
