@@ -139,8 +139,8 @@ func TestMonitoringAPI(t *testing.T) {
 		}
 	}
 	whileAccepted := im.Counts
-	if covered == 0 || im.Accepted != covered || countOf(im.Counts, top) != countOf(want, top)-covered || len(im.Triage) != 1 {
-		t.Errorf("after accepting: %d covered, accepted %d, %s %d (was %d), %d decisions", covered, im.Accepted, top, countOf(im.Counts, top), countOf(want, top), len(im.Triage))
+	if covered == 0 || im.Accepted != covered || im.Counts.Of(top) != want.Of(top)-covered || len(im.Triage) != 1 {
+		t.Errorf("after accepting: %d covered, accepted %d, %s %d (was %d), %d decisions", covered, im.Accepted, top, im.Counts.Of(top), want.Of(top), len(im.Triage))
 	}
 
 	// The audit log, oldest and newest first.
@@ -317,21 +317,4 @@ func TestMonitoringAPI(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// countOf is c's count of findings of severity s.
-func countOf(c store.Counts, s finding.Severity) int {
-	switch s {
-	case finding.Critical:
-		return c.Critical
-	case finding.High:
-		return c.High
-	case finding.Medium:
-		return c.Medium
-	case finding.Low:
-		return c.Low
-	case finding.Negligible:
-		return c.Negligible
-	}
-	return c.Unknown
 }

@@ -405,7 +405,7 @@ var exportPage = template.Must(template.New("export").Funcs(template.FuncMap{
 	"rfc":     func(t time.Time) string { return rfc(t) },
 	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"sevs":    func() []finding.Severity { return finding.All() },
-	"count":   countOf,
+	"count":   store.Counts.Of,
 	"joinTag": func(s []string) string { return strings.Join(s, ", ") },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>drydock fleet report {{date .Generated}}</title>
@@ -431,22 +431,6 @@ code{font-size:12px}
 {{end}}</tbody></table>
 </body></html>
 `))
-
-func countOf(c store.Counts, s finding.Severity) int {
-	switch s {
-	case finding.Critical:
-		return c.Critical
-	case finding.High:
-		return c.High
-	case finding.Medium:
-		return c.Medium
-	case finding.Low:
-		return c.Low
-	case finding.Negligible:
-		return c.Negligible
-	}
-	return c.Unknown
-}
 
 // findingStates says, for each finding of an image, whether a decision
 // covers it: "accepted", "false_positive" or "open".

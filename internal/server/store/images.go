@@ -90,6 +90,23 @@ type Counts struct {
 	Unknown    int `json:"unknown"`
 }
 
+// Of is the count of findings of severity s.
+func (c Counts) Of(s finding.Severity) int {
+	switch s {
+	case finding.Critical:
+		return c.Critical
+	case finding.High:
+		return c.High
+	case finding.Medium:
+		return c.Medium
+	case finding.Low:
+		return c.Low
+	case finding.Negligible:
+		return c.Negligible
+	}
+	return c.Unknown
+}
+
 // CountFindings counts unsuppressed findings by severity.
 func CountFindings(fs []finding.Finding) Counts {
 	var c Counts
