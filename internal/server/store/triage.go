@@ -292,32 +292,24 @@ func (s *Store) refreshCovered(ctx context.Context, tx *sql.Tx, t Triage, now ti
 
 // triageFor returns the entries that may cover an image.
 func (s *Store) triageFor(ctx context.Context, x execer, digest, repository string) ([]Triage, error) {
-	rows, err := x.QueryContext(ctx, s.q(`SELECT `+triageColumns+` FROM triage WHERE (digest = ? OR digest = '') AND (repository = ? OR repository = '') AND state <> ?`),
+	return s.queryTriage(ctx, x, `SELECT `+triageColumns+` FROM triage WHERE (digest = ? OR digest = '') AND (repository = ? OR repository = '') AND state <> ?`,
 		digest, repository, TriageOpen)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: triage: %w", s.where, err)
-	}
-	defer rows.Close()
-	var out []Triage
-	for rows.Next() {
-		t, err := scanTriage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
 }
 
 // TriageFor returns the decisions (of any state) that may cover an image.
 func (s *Store) TriageFor(ctx context.Context, digest, repository string) ([]Triage, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+triageColumns+` FROM triage WHERE (digest = ? OR digest = '') AND (repository = ? OR repository = '') ORDER BY created_at, id`),
+	return s.queryTriage(ctx, s.db, `SELECT `+triageColumns+` FROM triage WHERE (digest = ? OR digest = '') AND (repository = ? OR repository = '') ORDER BY created_at, id`,
 		digest, repository)
+}
+
+// queryTriage runs a query for triageColumns and reads every row.
+func (s *Store) queryTriage(ctx context.Context, x execer, query string, args ...any) ([]Triage, error) {
+	rows, err := x.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: triage: %w", s.where, err)
 	}
 	defer rows.Close()
-	var out []Triage
+	out := []Triage{}
 	for rows.Next() {
 		t, err := scanTriage(rows)
 		if err != nil {
@@ -376,40 +368,17 @@ func (s *Store) ListTriage(ctx context.Context, q TriageQuery) ([]Triage, error)
 	}
 	query += ` ORDER BY id LIMIT ?`
 	args = append(args, q.Limit)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("store %s: triage: %w", s.where, err)
-	}
-	defer rows.Close()
-	out := []Triage{}
-	for rows.Next() {
-		t, err := scanTriage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return s.queryTriage(ctx, s.db, query, args...)
 }
 
 // ExpireTriage marks acceptances whose expiry has passed as expired,
 // records each in the audit log and as an event, and recounts the images
 // they covered (their findings count again). It returns how many expired.
 func (s *Store) ExpireTriage(ctx context.Context, now time.Time) (int, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+triageColumns+` FROM triage WHERE expires <> '' AND expires <= ? AND expired_at = ''`), Stamp(now))
+	due, err := s.queryTriage(ctx, s.db, `SELECT `+triageColumns+` FROM triage WHERE expires <> '' AND expires <= ? AND expired_at = ''`, Stamp(now))
 	if err != nil {
-		return 0, fmt.Errorf("store %s: triage: %w", s.where, err)
+		return 0, err
 	}
-	var due []Triage
-	for rows.Next() {
-		t, err := scanTriage(rows)
-		if err != nil {
-			rows.Close()
-			return 0, err
-		}
-		due = append(due, t)
-	}
-	rows.Close()
 	n := 0
 	for _, t := range due {
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
