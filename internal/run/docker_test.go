@@ -137,16 +137,7 @@ func TestDockerRuntime(t *testing.T) {
 					t.Errorf("event of a process outside the container's tree: %+v", ev)
 				}
 			}
-			got := alertsByRule(rep)
-			check := func(rule string, ok func(rules.Evidence) bool, what string) {
-				t.Helper()
-				for _, a := range got[rule] {
-					if ok(a.Evidence) {
-						return
-					}
-				}
-				t.Errorf("rule %s did not fire with %s; alerts: %+v", rule, what, got[rule])
-			}
+			check := alertCheck(t, rep)
 			check("shell_spawned", func(e rules.Evidence) bool {
 				return len(e.Argv) >= 2 && e.Argv[0] == "sh" && e.Argv[1] == "-c" && e.PID != 0
 			}, "argv sh -c …")

@@ -354,6 +354,21 @@ func alertsByRule(rep *runreport.Report) map[string][]rules.Alert {
 	return m
 }
 
+// alertCheck returns a check that rule fired with evidence ok accepts
+// (what describes that evidence in the failure).
+func alertCheck(t *testing.T, rep *runreport.Report) func(rule string, ok func(rules.Evidence) bool, what string) {
+	got := alertsByRule(rep)
+	return func(rule string, ok func(rules.Evidence) bool, what string) {
+		t.Helper()
+		for _, a := range got[rule] {
+			if ok(a.Evidence) {
+				return
+			}
+		}
+		t.Errorf("rule %s did not fire with %s; alerts: %+v", rule, what, got[rule])
+	}
+}
+
 // TestMisbehavingImage builds an image that spawns a shell, rewrites
 // /etc/passwd, reads /etc/shadow, resolves a mining pool's name and
 // connects to 192.0.2.1:4444, and checks that each rule fires with the
@@ -388,16 +403,7 @@ func misbehaving(t *testing.T, tr run.TracerFactory) {
 	if res.Exit.Code != 0 {
 		t.Errorf("exit %+v; stderr %s", res.Exit, res.Output.Stderr)
 	}
-	got := alertsByRule(rep)
-	check := func(rule string, ok func(rules.Evidence) bool, what string) {
-		t.Helper()
-		for _, a := range got[rule] {
-			if ok(a.Evidence) {
-				return
-			}
-		}
-		t.Errorf("rule %s did not fire with %s; alerts: %+v", rule, what, got[rule])
-	}
+	check := alertCheck(t, rep)
 	check("shell_spawned", func(e rules.Evidence) bool {
 		return len(e.Argv) >= 2 && e.Argv[0] == "sh" && e.Argv[1] == "-c" && e.PID != 0
 	}, "argv sh -c …")
