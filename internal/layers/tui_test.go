@@ -57,7 +57,8 @@ func (s *tmuxSession) tmux(args ...string) string {
 
 func (s *tmuxSession) screen() string { return s.tmux("capture-pane", "-p", "-t", s.name) }
 
-// waitFor waits until every string is on the screen.
+// waitFor waits until every string is on the screen and the screen holds
+// still: a capture can catch a frame half drawn.
 func (s *tmuxSession) waitFor(what ...string) string {
 	s.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -68,7 +69,11 @@ func (s *tmuxSession) waitFor(what ...string) string {
 			ok = ok && strings.Contains(scr, w)
 		}
 		if ok {
-			return scr
+			time.Sleep(100 * time.Millisecond)
+			if s.screen() == scr {
+				return scr
+			}
+			continue
 		}
 		if time.Now().After(deadline) {
 			s.t.Fatalf("screen never showed %q:\n%s", what, scr)
@@ -128,14 +133,26 @@ func TestExploreInTerminal(t *testing.T) {
 	s.waitFor("» Layers")
 	s.keys("Tab")
 	s.waitFor("» Layer 2 changes")
-	onOpt := func() bool {
-		return strings.Contains(cursorRow(s.tmux("capture-pane", "-e", "-p", "-t", s.name)), "▾ opt")
-	}
-	for i := 0; i < 60 && !onOpt(); i++ {
+	// One step at a time: press j, then wait for the highlight to move
+	// before looking again, so a slow redraw cannot make the walk overshoot.
+	styled := func() string { return s.tmux("capture-pane", "-e", "-p", "-t", s.name) }
+	scr = styled()
+	for i := 0; i < 60 && !strings.Contains(cursorRow(scr), "▾ opt"); i++ {
 		s.keys("j")
-		time.Sleep(50 * time.Millisecond)
+		before := scr
+		for deadline := time.Now().Add(10 * time.Second); scr == before && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			scr = styled()
+		}
+		if scr == before {
+			t.Fatalf("j did not move the cursor:\n%s", s.screen())
+		}
+		// A frame can be captured half drawn: look again until it holds still.
+		for time.Sleep(100 * time.Millisecond); styled() != scr; time.Sleep(100 * time.Millisecond) {
+			scr = styled()
+		}
 	}
-	if !onOpt() {
+	if !strings.Contains(cursorRow(scr), "▾ opt") {
 		t.Fatalf("the cursor never reached /opt:\n%s", s.screen())
 	}
 	s.keys("Enter")
