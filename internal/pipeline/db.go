@@ -198,7 +198,10 @@ func Unchecked(inv *inventory.Inventory, m store.Meta, log *slog.Logger) []repor
 
 // DatabaseFacts describes a database for reports, its age taken at at.
 func DatabaseFacts(m store.Meta, at time.Time) *report.Database {
-	d := &report.Database{SchemaVersion: m.Schema, Built: RFC3339(m.Built), Updated: RFC3339(m.Updated)}
+	// Updated keeps its fraction of a second: it names the database's
+	// version, and two updates can fall within one second (a server that
+	// compares versions would take the second for the first).
+	d := &report.Database{SchemaVersion: m.Schema, Built: RFC3339(m.Built), Updated: rfc3339Nano(m.Updated)}
 	if age := updater.AgeAt(m, at); age >= 0 {
 		d.AgeHours = int(AgeHours(age))
 	}
@@ -206,6 +209,15 @@ func DatabaseFacts(m store.Meta, at time.Time) *report.Database {
 		d.Feeds = append(d.Feeds, report.DatabaseFeed{Name: f.Name, Updated: RFC3339(f.Updated), Records: f.Records + f.Enrichments})
 	}
 	return d
+}
+
+// rfc3339Nano formats t in UTC with its fraction of a second, "" for the
+// zero time.
+func rfc3339Nano(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // RFC3339 formats t in UTC, "" for the zero time.

@@ -61,7 +61,8 @@ type Report struct {
 type Database struct {
 	SchemaVersion int `json:"schema_version"`
 	// Built is when the database file was first built, Updated when a feed
-	// last changed it (RFC 3339, UTC).
+	// last changed it (RFC 3339, UTC). Updated keeps its fraction of a
+	// second: it names the database's version.
 	Built   string `json:"built,omitempty"`
 	Updated string `json:"updated,omitempty"`
 	// AgeHours is how old Updated was when the scan started.
