@@ -91,8 +91,31 @@ func Merge(results []*LayerResult, layers []inventory.Layer) *Merged {
 		}
 	}
 	debDocAliases(v, licences)
-	owners := map[string]string{} // absolute path → "type:name"
-	dirs := map[string]string{}   // memo of canonical directories
+	// Which OS package installed each language package's file: the one
+	// owning its path, else the one owning its canonical path (directories
+	// resolved through the final file system's symlinks); a file matches
+	// in either of its own forms, and the last package listing it wins.
+	// The OS packages own tens of thousands of files and the language
+	// packages ask about a few hundred, so only the asked paths are
+	// indexed and the owned files are looked up without building strings.
+	dirs := map[string]string{} // memo of canonical directories
+	type ask struct {
+		pkg   int
+		canon bool // asked under the canonical form
+	}
+	asked := map[pathKey][]ask{}
+	for i := range pkgs {
+		p := &pkgs[i]
+		if inventory.IsOS(p.Type) || p.OwnedBy != "" {
+			continue
+		}
+		raw := splitAbs(p.Path)
+		asked[raw] = append(asked[raw], ask{i, false})
+		if c := canonicalKey(v, raw, dirs); c != raw {
+			asked[c] = append(asked[c], ask{i, true})
+		}
+	}
+	byPath, byCanon := map[int]string{}, map[int]string{} // index in pkgs → "type:name"
 	for i := range pkgs {
 		p := &pkgs[i]
 		if !inventory.IsOS(p.Type) {
@@ -110,23 +133,32 @@ func Merge(results []*LayerResult, layers []inventory.Layer) *Merged {
 		if l, ok := licences[p.Type+"\x00"+p.Name]; ok && len(p.Licenses) == 0 {
 			p.Licenses = l
 		}
+		if len(asked) == 0 {
+			continue
+		}
+		owner := p.Type + ":" + p.Name
 		for _, f := range p.Files {
-			owners[f] = p.Type + ":" + p.Name
-			if c := canonical(v, f, dirs); c != f {
-				owners[c] = p.Type + ":" + p.Name
+			raw := splitAbs(f)
+			forms := [2]pathKey{raw, canonicalKey(v, raw, dirs)}
+			for n, k := range forms {
+				if n == 1 && k == raw {
+					break
+				}
+				for _, a := range asked[k] {
+					if a.canon {
+						byCanon[a.pkg] = owner
+					} else {
+						byPath[a.pkg] = owner
+					}
+				}
 			}
 		}
 	}
-	for i := range pkgs {
-		p := &pkgs[i]
-		if inventory.IsOS(p.Type) || p.OwnedBy != "" {
-			continue
-		}
-		if o, ok := owners[p.Path]; ok {
-			p.OwnedBy = o
-		} else if o, ok := owners[canonical(v, p.Path, dirs)]; ok {
-			p.OwnedBy = o
-		}
+	for j, o := range byCanon {
+		pkgs[j].OwnedBy = o
+	}
+	for j, o := range byPath {
+		pkgs[j].OwnedBy = o
 	}
 	for i := range pkgs {
 		pkgs[i].PURL = inventory.PURL(&pkgs[i], m.Inventory.OS)
@@ -145,25 +177,61 @@ func diffID(layers []inventory.Layer, i int) string {
 
 func ownerKey(typ, name, arch string) string { return typ + "\x00" + name + "\x00" + arch }
 
-// canonical resolves the directory part of an absolute path through the
-// final file system's symlinks (/lib/x → /usr/lib/x on merged-/usr
-// systems), memoising directories.
-func canonical(v *View, abs string, memo map[string]string) string {
-	dir, base := path.Split(strings.TrimPrefix(abs, "/"))
-	dir = strings.TrimSuffix(dir, "/")
-	c, ok := memo[dir]
-	if !ok {
-		r, err := v.Resolve(dir)
-		if err != nil {
-			r = dir
+// pathKey is a path as its directory (relative to the root, no trailing
+// slash) and its last element; rel marks a path that did not start at
+// the root, so that two different strings never share a key.
+type pathKey struct {
+	dir, base string
+	rel       bool
+}
+
+func splitAbs(p string) pathKey {
+	rest, abs := strings.CutPrefix(p, "/")
+	dir, base := path.Split(rest)
+	return pathKey{strings.TrimSuffix(dir, "/"), base, !abs}
+}
+
+// canonicalKey resolves the directory part of a path through the final
+// file system's symlinks (/lib/x → /usr/lib/x on merged-/usr systems),
+// memoising directories.
+func canonicalKey(v *View, k pathKey, memo map[string]string) pathKey {
+	return pathKey{canonicalDir(v, k.dir, memo), k.base, false}
+}
+
+// canonicalDir resolves a directory (relative to the root) the way
+// View.Resolve does, parent first: below a resolved parent only the last
+// element can still be a symlink, so most directories cost one lookup.
+// A directory that cannot be resolved (a link loop) stands for itself.
+func canonicalDir(v *View, dir string, memo map[string]string) string {
+	if c, ok := memo[dir]; ok {
+		return c
+	}
+	c := dir
+	parent, last := path.Split(dir)
+	switch {
+	case dir == "" || last == "." || last == ".." || strings.HasSuffix(parent, "//"):
+		// Not a plain path: resolve it whole.
+		if r, err := v.Resolve(dir); err == nil {
+			c = r
 		}
-		c = r
-		memo[dir] = c
+	default:
+		cand := last
+		if parent != "" {
+			if cp := canonicalDir(v, strings.TrimSuffix(parent, "/"), memo); cp != "" {
+				cand = cp + "/" + last
+			}
+		}
+		c = cand
+		if _, ok := v.symlink(cand); ok {
+			if r, err := v.Resolve(cand); err == nil {
+				c = r
+			} else {
+				c = dir
+			}
+		}
 	}
-	if c == "" {
-		return "/" + base
-	}
-	return "/" + c + "/" + base
+	memo[dir] = c
+	return c
 }
 
 // debDocAliases gives packages whose /usr/share/doc/<name> is a symlink
@@ -189,10 +257,15 @@ func debDocAliases(v *View, licences map[string][]string) {
 type history struct {
 	results []*LayerResult
 	view    *View
+	// listed holds, per layer (built on first use), the keys of the
+	// packages each file lists per analyzer.
+	listed []map[fileAnalyzer]map[string]bool
 }
 
+type fileAnalyzer struct{ path, analyzer string }
+
 func newHistory(results []*LayerResult, v *View) *history {
-	return &history{results: results, view: v}
+	return &history{results: results, view: v, listed: make([]map[fileAnalyzer]map[string]bool, len(results))}
 }
 
 // written reports whether layer j writes p.
@@ -221,17 +294,25 @@ func (h *history) firstLayer(p, analyzer, key string, from int) int {
 }
 
 func (h *history) lists(layer int, p, analyzer, key string) bool {
-	for _, fr := range h.results[layer].Files {
-		if fr.Path != p || fr.Analyzer != analyzer {
-			continue
-		}
-		for i := range fr.Packages {
-			if fr.Packages[i].Key() == key {
-				return true
+	if h.listed[layer] == nil {
+		m := map[fileAnalyzer]map[string]bool{}
+		for _, fr := range h.results[layer].Files {
+			if len(fr.Packages) == 0 {
+				continue
+			}
+			k := fileAnalyzer{fr.Path, fr.Analyzer}
+			keys := m[k]
+			if keys == nil {
+				keys = make(map[string]bool, len(fr.Packages))
+				m[k] = keys
+			}
+			for i := range fr.Packages {
+				keys[fr.Packages[i].Key()] = true
 			}
 		}
+		h.listed[layer] = m
 	}
-	return false
+	return h.listed[layer][fileAnalyzer{p, analyzer}][key]
 }
 
 // osFiles lists where OS facts come from, most authoritative first. The
