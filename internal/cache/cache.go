@@ -8,10 +8,8 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -179,19 +177,19 @@ func (c *Cache) Record(ctx context.Context, target string, hits, misses int, at 
 // Close closes the store.
 func (c *Cache) Close() error { return c.store.Close() }
 
+// The zstd encoder and decoder are made on first use, each on its own: a
+// warm scan only decodes, and the encoder's tables (megabytes) would be
+// allocated, and on a fresh process faulted in, for nothing.
 var (
-	encOnce sync.Once
-	encoder *zstd.Encoder
-	decoder *zstd.Decoder
-)
-
-func codecs() (*zstd.Encoder, *zstd.Decoder) {
-	encOnce.Do(func() {
-		encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-		decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxEntrySize))
+	encoder = sync.OnceValue(func() *zstd.Encoder {
+		e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		return e
 	})
-	return encoder, decoder
-}
+	decoder = sync.OnceValue(func() *zstd.Decoder {
+		d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxEntrySize))
+		return d
+	})
+)
 
 // encode writes an entry as: magic, SHA-256 of the payload, payload
 // (zstd-compressed gob of the envelope). gob encodes any plain value by
@@ -199,45 +197,13 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 // whole, and decodes several times faster than JSON: on a warm scan
 // decoding is a large part of the time.
 func encode(key Key, e *Entry) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(envelope{Key: key, Entry: *e}); err != nil {
-		return nil, fmt.Errorf("encoding layer result: %w", err)
-	}
-	enc, _ := codecs()
-	payload := enc.EncodeAll(buf.Bytes(), nil)
-	sum := sha256.Sum256(payload)
-	out := make([]byte, 0, len(magic)+len(sum)+len(payload))
-	out = append(out, magic...)
-	out = append(out, sum[:]...)
-	return append(out, payload...), nil
+	return encodeEnvelope(magic, envelope{Key: key, Entry: *e})
 }
 
-func decode(raw []byte, key Key) (e *Entry, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			e, err = nil, fmt.Errorf("decoding: %v", p)
-		}
-	}()
-	if !bytes.HasPrefix(raw, magic) || len(raw) < len(magic)+sha256.Size {
-		return nil, errors.New("not a drydock layer cache entry")
-	}
-	sum := raw[len(magic) : len(magic)+sha256.Size]
-	payload := raw[len(magic)+sha256.Size:]
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
-		return nil, errors.New("checksum mismatch (truncated or damaged)")
-	}
-	_, dec := codecs()
-	js, err := dec.DecodeAll(payload, nil)
-	if err != nil {
-		return nil, fmt.Errorf("decompressing: %w", err)
-	}
+func decode(raw []byte, key Key) (*Entry, error) {
 	var env envelope
-	r := bytes.NewReader(js)
-	if err := gob.NewDecoder(r).Decode(&env); err != nil {
-		return nil, fmt.Errorf("decoding: %w", err)
-	}
-	if r.Len() != 0 {
-		return nil, errors.New("trailing data after the entry")
+	if err := decodeEnvelope(raw, magic, &env); err != nil {
+		return nil, err
 	}
 	if env.Key != key {
 		return nil, fmt.Errorf("entry was written for key %s", env.Key)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +430,74 @@ func TestBlobMemoWindow(t *testing.T) {
 	}
 	if _, ok := c.VerifiedBlob(ctx, old); ok {
 		t.Error("a memo survived clean")
+	}
+}
+
+// TestImageKey: an image entry's key changes with each of its parts and
+// never equals a layer entry's.
+func TestImageKey(t *testing.T) {
+	layers := []string{"sha256:" + strings.Repeat("a", 64), "sha256:" + strings.Repeat("b", 64)}
+	k := inputs().ImageKey(layers, "v1", "x")
+	if len(k) != 64 || k != inputs().ImageKey(slices.Clone(layers), "v1", "x") {
+		t.Fatalf("key %q is not a stable hex SHA-256", k)
+	}
+	changed := map[string]cache.Key{
+		"layer order": inputs().ImageKey([]string{layers[1], layers[0]}, "v1", "x"),
+		"one layer":   inputs().ImageKey(layers[:1], "v1", "x"),
+		"version":     inputs().ImageKey(layers, "v2", "x"),
+		"extra":       inputs().ImageKey(layers, "v1", "y"),
+		"inputs": func() cache.Key {
+			in := inputs()
+			in.Analyzers["dpkg"]++
+			return in.ImageKey(layers, "v1", "x")
+		}(),
+		"a layer entry's key": inputs().Key(layers[0]),
+	}
+	for name, got := range changed {
+		if got == k {
+			t.Errorf("%s: key unchanged", name)
+		}
+	}
+}
+
+// TestCorruptImageEntries: a damaged image entry, or another kind of
+// entry under its key, is a miss with a warning, never a result.
+func TestCorruptImageEntries(t *testing.T) {
+	ctx := context.Background()
+	lr, diffID := layerResult(t, "hello")
+	in := inputs()
+	key := in.ImageKey([]string{diffID}, "v1", "")
+	layerKey := in.Key(diffID)
+	entry := &cache.ImageEntry{Layers: []cache.LayerID{{Blob: diffID, DiffID: diffID}}, Result: []byte(`{"Inventory":{}}`)}
+	for name, damage := range map[string]func(t *testing.T, path, layerPath string){
+		"truncated":   func(t *testing.T, p, _ string) { b, _ := os.ReadFile(p); os.WriteFile(p, b[:len(b)/2], 0o644) },
+		"bit flipped": func(t *testing.T, p, _ string) { b, _ := os.ReadFile(p); b[len(b)-10] ^= 1; os.WriteFile(p, b, 0o644) },
+		"garbage":     func(t *testing.T, p, _ string) { os.WriteFile(p, []byte("not an entry at all"), 0o644) },
+		"a layer entry under the image's key": func(t *testing.T, p, layerPath string) {
+			b, _ := os.ReadFile(layerPath)
+			os.WriteFile(p, b, 0o644)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := cache.OpenFS(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var w warnings
+			c := cache.New(s, w.logger())
+			c.PutImage(ctx, key, entry)
+			c.Put(ctx, layerKey, &cache.Entry{Blob: diffID, DiffID: diffID, Result: lr})
+			if got, ok := c.GetImage(ctx, key); !ok || mustJSON(t, got) != mustJSON(t, entry) {
+				t.Fatalf("the sound entry did not read back: %v %s", ok, mustJSON(t, got))
+			}
+			damage(t, filepath.Join(dir, string(key)[:2], string(key)), filepath.Join(dir, string(layerKey)[:2], string(layerKey)))
+			if e, ok := c.GetImage(ctx, key); ok {
+				t.Fatalf("a damaged image entry gave a result: %s", mustJSON(t, e))
+			}
+			if !strings.Contains(w.buf.String(), "level=WARN") {
+				t.Errorf("no warning for a damaged image entry")
+			}
+		})
 	}
 }

@@ -133,24 +133,33 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	}
 	out := &Inventoried{}
 	var dockerfiles []string
-	examine := func(results []*analyze.LayerResult, m *analyze.Merged) {
+	examine := func(results []*analyze.LayerResult, m *analyze.Merged) scan.Examined {
+		var ex scan.Examined
 		if o.Scanners.Secret {
-			out.Secrets = secret.Findings(results, m.Inventory.Layers, m.View.RemovedBy)
+			ex.Secrets = secret.Findings(results, m.Inventory.Layers, m.View.RemovedBy)
 		}
 		if o.Scanners.Config {
-			out.Misconfigurations = append([]finding.Misconfiguration{}, misconfig.Files(finalFiles(m.View))...)
+			ex.Misconfigurations = append([]finding.Misconfiguration{}, misconfig.Files(finalFiles(m.View))...)
 			if img.Kind == source.KindDir {
+				// Directories are never cached: this side effect is safe.
 				dockerfiles = findDockerfiles(m.View)
 			}
 		}
+		return ex
 	}
+	// What examine draws depends on these settings (the secret rules'
+	// own settings are part of the secret analyzer's fingerprint).
+	examineKey := fmt.Sprintf("secrets=%t config=%t", o.Scanners.Secret, o.Scanners.Config)
 	// The entries the file checks look at are kept whole whatever the
 	// scanners, so a layer's cached result does not depend on them.
 	walker := analyze.Walker{Keep: misconfig.Keep, KeepName: misconfig.KeepName}
-	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Walker: walker, Cache: o.Cache, Logger: log, Examine: examine})
+	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Walker: walker, Cache: o.Cache, Logger: log,
+		Examine: examine, ExamineKey: examineKey, DropFiles: true})
 	if err != nil {
 		return nil, err
 	}
+	out.Secrets = res.Examined.Secrets
+	out.Misconfigurations = res.Examined.Misconfigurations
 	if res.Stats.Cached != nil {
 		log.Info("layer cache", "hits", res.Stats.CacheHits, "misses", res.Stats.CacheMisses)
 		o.Cache.Record(ctx, img.Ref, res.Stats.CacheHits, res.Stats.CacheMisses, time.Now())

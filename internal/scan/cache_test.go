@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -101,35 +102,42 @@ func TestCacheHit(t *testing.T) {
 		"edge-zstd/oci",
 		"multiarch-busybox/oci",
 	} {
-		t.Run(target, func(t *testing.T) {
-			path := filepath.Join(corpus, target)
-			plain, err := scanWith(t, path, scan.Options{}, source.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if plain.Stats.Cached != nil || plain.Stats.CacheHits+plain.Stats.CacheMisses != 0 {
-				t.Errorf("a scan without a cache reports cache use: %+v", plain.Stats)
-			}
-			var log bytes.Buffer
-			c := fsCache(t, "", &log)
-			n := plain.Stats.Layers
-			for round, wantHits := range []int{0, n} {
-				res, err := scanWith(t, path, scan.Options{Cache: c}, source.Options{})
+		for _, drop := range []bool{false, true} {
+			// Without the files lists, the second scan is answered by the
+			// image's cached merge; with them, by the layers' entries.
+			t.Run(fmt.Sprintf("%s/drop-files=%t", target, drop), func(t *testing.T) {
+				path := filepath.Join(corpus, target)
+				plain, err := scanWith(t, path, scan.Options{DropFiles: drop}, source.Options{})
 				if err != nil {
-					t.Fatalf("round %d: %v", round, err)
+					t.Fatal(err)
 				}
-				if res.Stats.CacheHits != wantHits || res.Stats.CacheMisses != n-wantHits || countCached(res.Stats.Cached) != wantHits {
-					t.Errorf("round %d: hits %d misses %d cached %v, want %d hits of %d layers",
-						round, res.Stats.CacheHits, res.Stats.CacheMisses, res.Stats.Cached, wantHits, n)
+				if plain.Stats.Cached != nil || plain.Stats.CacheHits+plain.Stats.CacheMisses != 0 {
+					t.Errorf("a scan without a cache reports cache use: %+v", plain.Stats)
 				}
-				if got, want := inventoryJSON(t, res), inventoryJSON(t, plain); got != want {
-					t.Errorf("round %d: inventory differs from the uncached scan's", round)
+				var log bytes.Buffer
+				c := fsCache(t, "", &log)
+				n := plain.Stats.Layers
+				for round, wantHits := range []int{0, n} {
+					res, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: drop}, source.Options{})
+					if err != nil {
+						t.Fatalf("round %d: %v", round, err)
+					}
+					if res.Stats.CacheHits != wantHits || res.Stats.CacheMisses != n-wantHits || countCached(res.Stats.Cached) != wantHits {
+						t.Errorf("round %d: hits %d misses %d cached %v, want %d hits of %d layers",
+							round, res.Stats.CacheHits, res.Stats.CacheMisses, res.Stats.Cached, wantHits, n)
+					}
+					if wantImage := drop && round == 1; res.Stats.ImageHit != wantImage {
+						t.Errorf("round %d: answered by the image entry: %v, want %v", round, res.Stats.ImageHit, wantImage)
+					}
+					if got, want := inventoryJSON(t, res), inventoryJSON(t, plain); got != want {
+						t.Errorf("round %d: inventory differs from the uncached scan's", round)
+					}
 				}
-			}
-			if strings.Contains(log.String(), "level=WARN") {
-				t.Errorf("warnings:\n%s", log.String())
-			}
-		})
+				if strings.Contains(log.String(), "level=WARN") {
+					t.Errorf("warnings:\n%s", log.String())
+				}
+			})
+		}
 	}
 }
 
@@ -143,7 +151,7 @@ func (b bumped) Version() int { return b.Analyzer.Version() + 1 }
 func TestCacheInvalidation(t *testing.T) {
 	path := filepath.Join(analyzetest.Corpus(t), "edge-layers", "oci")
 	c := fsCache(t, "", nil)
-	warm, err := scanWith(t, path, scan.Options{Cache: c}, source.Options{})
+	warm, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: true, ExamineKey: "x"}, source.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,28 +166,38 @@ func TestCacheInvalidation(t *testing.T) {
 		}
 		return list
 	}
+	// Each case runs with the options of the first scan but the one it
+	// changes (the files lists dropped, the same examination), so the
+	// image's merge is cached too and must miss with every layer.
 	tests := []struct {
-		name     string
-		opts     scan.Options
-		wantHits int
+		name      string
+		opts      scan.Options
+		wantHits  int
+		wantImage bool
 	}{
-		{"same options", scan.Options{}, n},
-		{"one analyzer's version", scan.Options{Analyzers: bumpDpkg()}, 0},
-		{"file size limit", scan.Options{Walker: analyze.Walker{MaxFileSize: 1 << 20}}, 0},
-		{"entry limit", scan.Options{Walker: analyze.Walker{MaxEntries: 1 << 16}}, 0},
-		{"decompression limit", scan.Options{Limits: layerio.Limits{MaxBytes: 1 << 30, MaxRatio: 100, RatioFloor: 1 << 20}}, 0},
-		{"scan mode", scan.Options{Mode: analyze.ModeFS, Analyzers: analyzers.For(analyze.ModeImage)}, 0},
-		{"unrelated option (parallelism)", scan.Options{Parallel: 1}, n},
+		{"same options", scan.Options{}, n, true},
+		{"one analyzer's version", scan.Options{Analyzers: bumpDpkg()}, 0, false},
+		{"file size limit", scan.Options{Walker: analyze.Walker{MaxFileSize: 1 << 20}}, 0, false},
+		{"entry limit", scan.Options{Walker: analyze.Walker{MaxEntries: 1 << 16}}, 0, false},
+		{"decompression limit", scan.Options{Limits: layerio.Limits{MaxBytes: 1 << 30, MaxRatio: 100, RatioFloor: 1 << 20}}, 0, false},
+		{"scan mode", scan.Options{Mode: analyze.ModeFS, Analyzers: analyzers.For(analyze.ModeImage)}, 0, false},
+		// What the caller draws besides the inventory is the image's
+		// alone: every layer's entry still serves.
+		{"examination", scan.Options{ExamineKey: "y"}, n, false},
+		{"unrelated option (parallelism)", scan.Options{Parallel: 1}, n, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.opts.Cache = c
+			tt.opts.Cache, tt.opts.DropFiles = c, true
+			if tt.opts.ExamineKey == "" {
+				tt.opts.ExamineKey = "x"
+			}
 			res, err := scanWith(t, path, tt.opts, source.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Stats.CacheHits != tt.wantHits {
-				t.Errorf("%d hits, want %d", res.Stats.CacheHits, tt.wantHits)
+			if res.Stats.CacheHits != tt.wantHits || res.Stats.ImageHit != tt.wantImage {
+				t.Errorf("%d hits, image entry used %v; want %d, %v", res.Stats.CacheHits, res.Stats.ImageHit, tt.wantHits, tt.wantImage)
 			}
 		})
 	}
@@ -240,15 +258,7 @@ func TestCacheLyingImages(t *testing.T) {
 	cachedTar, otherTar := dpkgLayer(t, "cached-pkg"), dpkgLayer(t, "shipped-pkg")
 	cachedLayer := it.Layer{Blob: it.Gzip(t, cachedTar), DiffID: it.Digest(cachedTar)}
 	otherLayer := it.Layer{Blob: it.Gzip(t, otherTar), DiffID: it.Digest(otherTar)}
-	tests := []struct {
-		name string
-		// honest is an image whose scan fills the cache with the layer;
-		// liar claims it.
-		honest, liar func(t *testing.T) string
-		// hit is set when the lie finds the cached entry (and is refused
-		// with a warning) rather than missing it outright.
-		hit bool
-	}{
+	tests := []lyingCase{
 		{
 			// The manifest names the cached blob's digest (and the config
 			// its diffID), but the blob holds other bytes.
@@ -314,32 +324,49 @@ func TestCacheLyingImages(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var log bytes.Buffer
-			c := fsCache(t, "", &log)
-			res, err := scanWith(t, tt.honest(t), scan.Options{Cache: c}, source.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(inventoryJSON(t, res), "cached-pkg") || res.Stats.CacheMisses != 1 {
-				t.Fatalf("the honest image did not fill the cache: %+v", res.Stats)
-			}
-			liar := tt.liar(t)
-			_, plainErr := scanWith(t, liar, scan.Options{}, source.Options{})
-			if !errors.Is(plainErr, layerio.ErrDigest) {
-				t.Fatalf("without a cache the lie is not a digest mismatch: %v", plainErr)
-			}
-			res, err = scanWith(t, liar, scan.Options{Cache: c, Logger: logger(&log)}, source.Options{})
-			if err == nil {
-				t.Fatalf("the lying image was scanned (hits %d): %s", res.Stats.CacheHits, inventoryJSON(t, res))
-			}
-			if !errors.Is(err, layerio.ErrDigest) || err.Error() != plainErr.Error() {
-				t.Errorf("with the cache: %v\nwithout:        %v", err, plainErr)
-			}
-			if refused := strings.Contains(log.String(), "layer cache not used"); refused != tt.hit {
-				t.Errorf("entry refused with a warning: %v, want %v; log:\n%s", refused, tt.hit, log.String())
-			}
-		})
+		for _, drop := range []bool{false, true} {
+			// With the files lists dropped the honest scan also caches the
+			// image's merge, which a liar claiming the same layers must
+			// not get either.
+			t.Run(fmt.Sprintf("%s/drop-files=%t", tt.name, drop), func(t *testing.T) { tt.run(t, drop) })
+		}
+	}
+}
+
+type lyingCase struct {
+	name string
+	// honest is an image whose scan fills the cache with the layer; liar
+	// claims it.
+	honest, liar func(t *testing.T) string
+	// hit is set when the lie finds the cached entry (and is refused with
+	// a warning) rather than missing it outright.
+	hit bool
+}
+
+func (tt lyingCase) run(t *testing.T, drop bool) {
+	var log bytes.Buffer
+	c := fsCache(t, "", &log)
+	res, err := scanWith(t, tt.honest(t), scan.Options{Cache: c, DropFiles: drop}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inventoryJSON(t, res), "cached-pkg") || res.Stats.CacheMisses != 1 {
+		t.Fatalf("the honest image did not fill the cache: %+v", res.Stats)
+	}
+	liar := tt.liar(t)
+	_, plainErr := scanWith(t, liar, scan.Options{DropFiles: drop}, source.Options{})
+	if !errors.Is(plainErr, layerio.ErrDigest) {
+		t.Fatalf("without a cache the lie is not a digest mismatch: %v", plainErr)
+	}
+	res, err = scanWith(t, liar, scan.Options{Cache: c, Logger: logger(&log), DropFiles: drop}, source.Options{})
+	if err == nil {
+		t.Fatalf("the lying image was scanned (hits %d): %s", res.Stats.CacheHits, inventoryJSON(t, res))
+	}
+	if !errors.Is(err, layerio.ErrDigest) || err.Error() != plainErr.Error() {
+		t.Errorf("with the cache: %v\nwithout:        %v", err, plainErr)
+	}
+	if refused := strings.Contains(log.String(), "layer cache not used"); refused != tt.hit {
+		t.Errorf("entry refused with a warning: %v, want %v; log:\n%s", refused, tt.hit, log.String())
 	}
 }
 
@@ -408,58 +435,74 @@ func TestCacheRegistry(t *testing.T) {
 		return n
 	}
 
-	dir := t.TempDir()
-	c := fsCache(t, dir, nil)
-	cold, err := scanWith(t, target, scan.Options{Cache: c}, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := layerFetches(); got != len(img.Layers) || cold.Stats.CacheMisses != len(img.Layers) {
-		t.Errorf("cold scan: %d layer blob GETs, %d misses; want %d", got, cold.Stats.CacheMisses, len(img.Layers))
-	}
+	for _, drop := range []bool{false, true} {
+		// With the files lists dropped, the image's cached merge answers
+		// the warm scan; without, the layers' entries.
+		t.Run(fmt.Sprintf("drop-files=%t", drop), func(t *testing.T) {
+			opts := func(c *cache.Cache) scan.Options { return scan.Options{Cache: c, DropFiles: drop} }
+			counts.reset()
+			c := fsCache(t, t.TempDir(), nil)
+			cold, err := scanWith(t, target, opts(c), source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := layerFetches(); got != len(img.Layers) || cold.Stats.CacheMisses != len(img.Layers) {
+				t.Errorf("cold scan: %d layer blob GETs, %d misses; want %d", got, cold.Stats.CacheMisses, len(img.Layers))
+			}
 
-	// Every layer cached, by a scan of another source of the same blobs.
-	c2 := fsCache(t, t.TempDir(), nil)
-	if _, err := scanWith(t, "oci:"+layout, scan.Options{Cache: c2}, source.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	counts.reset()
-	warm, err := scanWith(t, target, scan.Options{Cache: c2}, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := layerFetches(); got != 0 || warm.Stats.CacheHits != len(img.Layers) {
-		t.Errorf("warm scan: %d layer blob GETs, %d hits; want none and %d", got, warm.Stats.CacheHits, len(img.Layers))
-	}
-	if counts.count(configDigest.String()) != 1 {
-		t.Errorf("config fetched %d times, want once", counts.count(configDigest.String()))
-	}
-	if inventoryJSON(t, warm) != inventoryJSON(t, cold) {
-		t.Error("warm registry inventory differs from the cold one")
-	}
+			// Every layer cached, by a scan of another source of the same blobs.
+			dir := t.TempDir()
+			c2 := fsCache(t, dir, nil)
+			if _, err := scanWith(t, "oci:"+layout, opts(c2), source.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			counts.reset()
+			warm, err := scanWith(t, target, opts(c2), source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := layerFetches(); got != 0 || warm.Stats.CacheHits != len(img.Layers) || warm.Stats.ImageHit != drop {
+				t.Errorf("warm scan: %d layer blob GETs, %d hits, image entry used %v; want none, %d and %v",
+					got, warm.Stats.CacheHits, warm.Stats.ImageHit, len(img.Layers), drop)
+			}
+			if counts.count(configDigest.String()) != 1 {
+				t.Errorf("config fetched %d times, want once", counts.count(configDigest.String()))
+			}
+			if inventoryJSON(t, warm) != inventoryJSON(t, cold) {
+				t.Error("warm registry inventory differs from the cold one")
+			}
 
-	// One entry removed: only that layer is downloaded.
-	var entries []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && len(d.Name()) == 64 {
-			entries = append(entries, p)
-		}
-		return nil
-	})
-	if len(entries) != len(img.Layers) {
-		t.Fatalf("%d cache entries, want %d", len(entries), len(img.Layers))
-	}
-	os.Remove(entries[0])
-	counts.reset()
-	part, err := scanWith(t, target, scan.Options{Cache: c}, source.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := layerFetches(); got != 1 || part.Stats.CacheHits != len(img.Layers)-1 {
-		t.Errorf("one entry missing: %d layer blob GETs, %d hits; want 1 and %d", got, part.Stats.CacheHits, len(img.Layers)-1)
-	}
-	if inventoryJSON(t, part) != inventoryJSON(t, cold) {
-		t.Error("partly cached registry inventory differs from the cold one")
+			// One layer entry removed (and the image's merge, which would
+			// answer without it): only that layer is downloaded.
+			var layerEntries []string
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || len(d.Name()) != 64 {
+					return nil
+				}
+				b, _ := os.ReadFile(p)
+				if bytes.HasPrefix(b, []byte("drydock-image\x00")) {
+					os.Remove(p)
+				} else {
+					layerEntries = append(layerEntries, p)
+				}
+				return nil
+			})
+			if len(layerEntries) != len(img.Layers) {
+				t.Fatalf("%d layer cache entries, want %d", len(layerEntries), len(img.Layers))
+			}
+			os.Remove(layerEntries[0])
+			counts.reset()
+			part, err := scanWith(t, target, opts(c2), source.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := layerFetches(); got != 1 || part.Stats.CacheHits != len(img.Layers)-1 {
+				t.Errorf("one entry missing: %d layer blob GETs, %d hits; want 1 and %d", got, part.Stats.CacheHits, len(img.Layers)-1)
+			}
+			if inventoryJSON(t, part) != inventoryJSON(t, cold) {
+				t.Error("partly cached registry inventory differs from the cold one")
+			}
+		})
 	}
 }
 
@@ -569,4 +612,46 @@ func layerBlob(t *testing.T, layout string, i int) string {
 	defer img.Close()
 	d := img.Layers[i].Digest
 	return filepath.Join(layout, "blobs", d.Algorithm, d.Hex)
+}
+
+// TestCacheImageEntryDamaged: a damaged image entry costs the merge, not
+// the answer: the layers' entries serve, with a warning.
+func TestCacheImageEntryDamaged(t *testing.T) {
+	path := filepath.Join(analyzetest.Corpus(t), "edge-layers", "oci")
+	dir := t.TempDir()
+	var log bytes.Buffer
+	c := fsCache(t, dir, &log)
+	first, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: true}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := 0
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if b, rerr := os.ReadFile(p); err == nil && !d.IsDir() && rerr == nil && bytes.HasPrefix(b, []byte("drydock-image\x00")) {
+			b[len(b)-1] ^= 0xff
+			os.WriteFile(p, b, 0o644)
+			damaged++
+		}
+		return nil
+	})
+	if damaged != 1 {
+		t.Fatalf("%d image entries, want 1", damaged)
+	}
+	res, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: true}, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.ImageHit || res.Stats.CacheHits != first.Stats.Layers {
+		t.Errorf("image entry used %v, %d hits; want false and %d", res.Stats.ImageHit, res.Stats.CacheHits, first.Stats.Layers)
+	}
+	if inventoryJSON(t, res) != inventoryJSON(t, first) {
+		t.Error("inventory differs from the first scan's")
+	}
+	if !strings.Contains(log.String(), "image entry corrupt") {
+		t.Errorf("no warning about the damaged entry:\n%s", log.String())
+	}
+	// The scan wrote the entry again: the next one is answered by it.
+	if again, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: true}, source.Options{}); err != nil || !again.Stats.ImageHit {
+		t.Errorf("after the repair: %v, image entry used %v", err, again != nil && again.Stats.ImageHit)
+	}
 }

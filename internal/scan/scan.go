@@ -16,7 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/drydockscan/drydock/internal/analyze"
+	"github.com/drydockscan/drydock/internal/buildinfo"
 	"github.com/drydockscan/drydock/internal/cache"
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/layerio"
 	"github.com/drydockscan/drydock/internal/source"
@@ -38,14 +40,33 @@ type Options struct {
 	Cache *cache.Cache
 	// Examine, when set, is given every layer's result and the merge, to
 	// draw facts beyond the inventory (secrets in every layer, the final
-	// file system's modes) before they are released.
-	Examine func(results []*analyze.LayerResult, m *analyze.Merged)
+	// file system's modes) before they are released. With a cache, what it
+	// returns is kept with the image's merge, and a rescan of the same
+	// image takes it from there without calling Examine: it must depend
+	// only on its arguments and on what ExamineKey names.
+	Examine func(results []*analyze.LayerResult, m *analyze.Merged) Examined
+	// ExamineKey names every setting Examine depends on (part of the
+	// image cache's key).
+	ExamineKey string
+	// DropFiles leaves out the lists of files OS packages installed
+	// (Package.Files): only a run's join of what was used needs them,
+	// and without them an image's merge is small enough to keep whole in
+	// the cache. With a cache, a rescan answered by the image's cached
+	// merge needs DropFiles.
+	DropFiles bool
+}
+
+// Examined are the facts Examine drew beyond the inventory.
+type Examined struct {
+	Secrets           []finding.Secret
+	Misconfigurations []finding.Misconfiguration
 }
 
 // Result is an inventory with what was learnt on the way.
 type Result struct {
 	Inventory inventory.Inventory
 	Warnings  []analyze.LayerFileError
+	Examined  Examined
 	Stats     Stats
 }
 
@@ -66,6 +87,9 @@ type Stats struct {
 	// BlobsHashed counts the local blobs hashed to verify cache hits (a
 	// blob unchanged since an earlier verification is not hashed again).
 	BlobsHashed int
+	// ImageHit is set when the image's cached merge answered the scan
+	// (every layer a hit, none merged again).
+	ImageHit bool
 }
 
 // ErrUnreadable is wrapped when files the inventory depends on could not
@@ -103,6 +127,8 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	var layers []inventory.Layer
 	var statsCached []bool
 	var hashed atomic.Int64
+	var imageKey cache.Key
+	var layerIDs []cache.LayerID
 	if img.Kind == source.KindDir {
 		lr, err := walker.WalkDir(ctx, img.Dir)
 		if err != nil {
@@ -113,37 +139,50 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	} else {
 		layers = make([]inventory.Layer, len(img.Layers))
 		results = make([]*analyze.LayerResult, len(img.Layers))
-		var cached []bool
-		var inputs cache.Inputs
-		if opts.Cache != nil {
-			cached = make([]bool, len(img.Layers))
-			inputs = cacheInputs(opts, &walker)
-		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(parallel(opts.Parallel))
 		for i, l := range img.Layers {
 			layers[i] = inventory.Layer{Index: i, DiffID: l.DiffID.String(), Size: l.Size, MediaType: l.MediaType, CreatedBy: l.CreatedBy}
 			if l.Digest.Hex != "" {
 				layers[i].Digest = l.Digest.String()
 			}
+		}
+		var cached []bool
+		var inputs cache.Inputs
+		var ids []cache.LayerID
+		if opts.Cache != nil {
+			cached = make([]bool, len(img.Layers))
+			ids = make([]cache.LayerID, len(img.Layers))
+			inputs = cacheInputs(opts, &walker)
+			if opts.DropFiles {
+				imageKey = inputs.ImageKey(layers, buildinfo.Version(), fmt.Sprintf("merged=%d %s", mergedFormat, opts.ExamineKey))
+				if hit := fromImageCache(ctx, opts.Cache, imageKey, img, opts.Parallel, log, &hashed); hit != nil {
+					return imageResult(hit, layers, start, int(hashed.Load()), log), nil
+				}
+			}
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(parallel(opts.Parallel))
+		for i, l := range img.Layers {
 			g.Go(func() error {
 				if opts.Cache != nil {
-					if lr := fromCache(gctx, opts.Cache, inputs, l, log, &hashed); lr != nil {
+					if e := fromCache(gctx, opts.Cache, inputs, l, log, &hashed); e != nil {
+						lr := e.Result
 						// The stats measured the walk that made the entry, not this scan.
 						lr.Stats = analyze.Stats{}
 						lr.DiffID = l.DiffID.String()
 						results[i], cached[i] = lr, true
+						ids[i] = cache.LayerID{Blob: e.Blob, DiffID: e.DiffID}
 						log.Debug("layer from cache", "index", i, "diff_id", lr.DiffID)
 						return nil
 					}
 				}
-				lr, ids, err := walkLayer(gctx, &walker, l, opts.Limits)
+				lr, v, err := walkLayer(gctx, &walker, l, opts.Limits)
 				if err != nil {
 					return &LayerError{Index: i, DiffID: l.DiffID.String(), Err: err}
 				}
 				if opts.Cache != nil {
 					// Keyed by the digest of the bytes just read and verified.
-					opts.Cache.Put(gctx, inputs.Key(ids.blob), &cache.Entry{Blob: ids.blob, DiffID: ids.diffID, Result: lr})
+					opts.Cache.Put(gctx, inputs.Key(v.blob), &cache.Entry{Blob: v.blob, DiffID: v.diffID, Result: lr})
+					ids[i] = cache.LayerID{Blob: v.blob, DiffID: v.diffID}
 				}
 				lr.DiffID = l.DiffID.String()
 				results[i] = lr
@@ -156,7 +195,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 			return nil, err
 		}
 		if opts.Cache != nil {
-			statsCached = cached
+			statsCached, layerIDs = cached, ids
 		}
 	}
 
@@ -169,10 +208,15 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 	if err := m.View.CheckLinks(); err != nil {
 		return nil, err
 	}
-	if opts.Examine != nil {
-		opts.Examine(results, m)
-	}
 	res := &Result{Inventory: m.Inventory, Warnings: m.Warnings}
+	if opts.DropFiles {
+		for i := range res.Inventory.Packages {
+			res.Inventory.Packages[i].Files = nil
+		}
+	}
+	if opts.Examine != nil {
+		res.Examined = opts.Examine(results, m)
+	}
 	res.Stats.PerAnalyzer = map[string]time.Duration{}
 	for _, lr := range results {
 		res.Stats.Layers++
@@ -193,9 +237,7 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 	}
 	res.Stats.Duration = time.Since(start)
-	for _, w := range m.Warnings {
-		log.Warn("layer warning", "layer", w.Layer, "diff_id", w.LayerDiffID, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
-	}
+	logWarnings(log, m.Warnings)
 	if len(m.Errors) > 0 {
 		var msgs []string
 		for _, e := range m.Errors {
@@ -203,7 +245,16 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 		}
 		return res, fmt.Errorf("%w:\n  %s", ErrUnreadable, strings.Join(msgs, "\n  "))
 	}
+	if layerIDs != nil && opts.DropFiles {
+		putImage(ctx, opts.Cache, imageKey, layerIDs, res)
+	}
 	return res, nil
+}
+
+func logWarnings(log *slog.Logger, ws []analyze.LayerFileError) {
+	for _, w := range ws {
+		log.Warn("layer warning", "layer", w.Layer, "diff_id", w.LayerDiffID, "path", w.Path, "analyzer", w.Analyzer, "reason", w.Err)
+	}
 }
 
 func parallel(n int) int {
@@ -289,7 +340,7 @@ func orDefault(v, def int64) int64 {
 //     other bytes misses, and the full read then reports the mismatch);
 //   - a registry blob is not fetched: its digest is the content address
 //     the registry serves it by and verified it against on upload.
-func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger, hashed *atomic.Int64) *analyze.LayerResult {
+func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger, hashed *atomic.Int64) *cache.Entry {
 	claim := l.DiffID.String()
 	if l.Digest.Hex != "" {
 		claim = l.Digest.String()
@@ -321,7 +372,7 @@ func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.La
 			return nil
 		}
 	}
-	return e.Result
+	return e
 }
 
 // verifyBlob returns the digest of a local blob's bytes. A blob held in a
