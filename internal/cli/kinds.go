@@ -54,7 +54,7 @@ func (k *kindFlags) options() (kindOptions, error) {
 		license:    license.Options{Deny: k.licenseDeny, Allow: k.licenseAllow},
 		compliance: k.compliance,
 	}
-	if _, err := secret.New(o.secret); err != nil {
+	if err := o.secret.Validate(); err != nil {
 		return o, err
 	}
 	for _, kv := range k.licenseSeverity {

@@ -57,6 +57,22 @@ type Scanner struct {
 // results found with other options differ.
 func (s *Scanner) Fingerprint() string { return s.fingerprint }
 
+// Validate checks the options without building a scanner (which
+// compiles every rule): the allow patterns must compile.
+func (o Options) Validate() error {
+	for _, p := range o.Allow.Paths {
+		if _, err := regexp.Compile(p); err != nil {
+			return fmt.Errorf("secret allow path %q: %w", p, err)
+		}
+	}
+	for _, p := range o.Allow.Regexes {
+		if _, err := regexp.Compile(p); err != nil {
+			return fmt.Errorf("secret allow regex %q: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // New compiles a scanner with the built-in rules and the allow rules.
 func New(o Options) (*Scanner, error) {
 	s := &Scanner{rules: Rules(), maxSize: o.MaxSize}
