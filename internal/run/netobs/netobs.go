@@ -20,13 +20,8 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // Addresses of the sandbox network.
@@ -89,11 +84,9 @@ type Handler struct {
 	sinkholes map[string]netip.Addr // name -> address
 	names     map[netip.Addr]string
 	attempts  map[string]int // flow key -> index in res.Attempts
-	pcap      *pcapgo.NgWriter
-	pcapBuf   *bufio.Writer
+	pcap      *pcapngWriter
 	pcapBytes int64
 	pcapFull  bool
-	opts      gopacket.SerializeOptions
 }
 
 // NewHandler returns a handler writing a capture to pcap (nil for none).
@@ -102,12 +95,10 @@ func NewHandler(pcap io.Writer) (*Handler, error) {
 		sinkholes: map[string]netip.Addr{},
 		names:     map[netip.Addr]string{},
 		attempts:  map[string]int{},
-		opts:      gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
 	}
 	if pcap != nil {
-		h.pcapBuf = bufio.NewWriter(pcap)
-		intf := pcapgo.NgInterface{Name: "drydock-sandbox", Description: "drydock run sandbox network (nothing forwarded)", LinkType: layers.LinkTypeRaw, SnapLength: snapLen}
-		w, err := pcapgo.NewNgWriterInterface(h.pcapBuf, intf, pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "drydock run"}})
+		intf := pcapngInterface{name: "drydock-sandbox", description: "drydock run sandbox network (nothing forwarded)", snapLen: snapLen}
+		w, err := newPcapngWriter(bufio.NewWriter(pcap), "drydock run", intf)
 		if err != nil {
 			return nil, fmt.Errorf("pcapng: %w", err)
 		}
@@ -123,10 +114,7 @@ func (h *Handler) Flush() error {
 	if h.pcap == nil {
 		return nil
 	}
-	if err := h.pcap.Flush(); err != nil {
-		return err
-	}
-	return h.pcapBuf.Flush()
+	return h.pcap.flush()
 }
 
 // Result returns a copy of what was seen.
@@ -168,8 +156,9 @@ func (h *Handler) capture(t time.Time, pkt []byte) {
 		h.pcapFull, h.res.Truncated = true, true
 		return
 	}
-	h.pcapBytes += int64(n) + 32
-	_ = h.pcap.WritePacket(gopacket.CaptureInfo{Timestamp: t, CaptureLength: n, Length: len(pkt)}, pkt[:n])
+	h.pcapBytes += int64(n) + pcapngPacketOverhead
+	// A write error sticks in the buffer; Flush returns it.
+	_ = h.pcap.writePacket(t, pkt[:n], len(pkt))
 }
 
 // Handle takes one packet the sandbox sent and returns the replies to
@@ -186,73 +175,64 @@ func (h *Handler) Handle(t time.Time, pkt []byte) [][]byte {
 	return replies
 }
 
+// handle reads the IP header, the extension headers after it and the
+// first transport header, as a receiving host does. A packet with no
+// transport header to read (a fragment other than the first-and-only, an
+// encapsulated packet, an unknown protocol, a malformed header) is only
+// captured: nothing is recorded or answered.
 func (h *Handler) handle(t time.Time, pkt []byte) [][]byte {
-	if len(pkt) == 0 {
+	p, ok := parseIP(pkt)
+	if !ok || !p.hasL4 {
 		return nil
 	}
-	var first gopacket.LayerType
-	switch pkt[0] >> 4 {
-	case 4:
-		first = layers.LayerTypeIPv4
-	case 6:
-		first = layers.LayerTypeIPv6
-	default:
-		return nil
-	}
-	p := gopacket.NewPacket(pkt, first, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
-	var src, dst netip.Addr
-	var ip4 *layers.IPv4
-	var ip6 *layers.IPv6
-	if l, ok := p.Layer(layers.LayerTypeIPv4).(*layers.IPv4); ok {
-		ip4 = l
-		src, _ = netip.AddrFromSlice(l.SrcIP.To4())
-		dst, _ = netip.AddrFromSlice(l.DstIP.To4())
-	} else if l, ok := p.Layer(layers.LayerTypeIPv6).(*layers.IPv6); ok {
-		ip6 = l
-		src, _ = netip.AddrFromSlice(l.SrcIP.To16())
-		dst, _ = netip.AddrFromSlice(l.DstIP.To16())
-	} else {
-		return nil
-	}
-	if !src.IsValid() || !dst.IsValid() {
-		return nil
-	}
-	if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
-		if tcp.RST {
+	switch p.proto {
+	case protoTCP:
+		tcp, ok := parseTCP(p.l4)
+		if !ok || tcp.flags&tcpRST != 0 {
 			return nil
 		}
 		proto := "tcp"
-		if ip6 != nil {
+		if p.v6 {
 			proto = "tcp6"
 		}
-		if tcp.SYN && !tcp.ACK {
-			h.attempt(t, proto, src, int(tcp.SrcPort), dst, int(tcp.DstPort), 0)
+		if tcp.flags&(tcpSYN|tcpACK) == tcpSYN {
+			h.attempt(t, proto, p.src, int(tcp.sport), p.dst, int(tcp.dport), 0)
 		}
-		return h.reset(ip4, ip6, tcp)
-	}
-	if udp, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok {
-		if udp.DstPort == 53 {
-			if dns, ok := p.Layer(layers.LayerTypeDNS).(*layers.DNS); ok && !dns.QR {
-				return h.dns(t, ip4, ip6, udp, dns)
+		return [][]byte{tcpReset(&p, tcp)}
+	case protoUDP:
+		udp, ok := parseUDP(p.l4)
+		if !ok {
+			return nil
+		}
+		if udp.dport == 53 {
+			if msg, ok := h.dnsAnswer(t, udp.payload); ok {
+				if r := udpReply(&p, udp.dport, udp.sport, msg); r != nil {
+					return [][]byte{r}
+				}
+				return nil
 			}
 		}
 		proto := "udp"
-		if ip6 != nil {
+		if p.v6 {
 			proto = "udp6"
 		}
-		h.attempt(t, proto, src, int(udp.SrcPort), dst, int(udp.DstPort), len(udp.Payload))
-		if ip4 != nil {
-			return h.unreachable(ip4)
+		h.attempt(t, proto, p.src, int(udp.sport), p.dst, int(udp.dport), len(udp.payload))
+		if !p.v6 {
+			if r := portUnreachable(&p); r != nil {
+				return [][]byte{r}
+			}
 		}
 		return nil
-	}
-	if icmp, ok := p.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && icmp.TypeCode.Type() == layers.ICMPv4TypeEchoRequest {
-		h.attempt(t, "icmp", src, int(icmp.Id), dst, 0, 0)
-		return nil
-	}
-	if icmp, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6); ok && icmp.TypeCode.Type() == layers.ICMPv6TypeEchoRequest {
-		h.attempt(t, "icmp6", src, 0, dst, 0, 0)
-		return nil
+	case protoICMPv4, protoICMPv6:
+		id, echo := icmpEcho(p.proto, p.l4)
+		if !echo {
+			return nil
+		}
+		if p.proto == protoICMPv4 {
+			h.attempt(t, "icmp", p.src, int(id), p.dst, 0, 0)
+		} else {
+			h.attempt(t, "icmp6", p.src, 0, p.dst, 0, 0)
+		}
 	}
 	return nil
 }
@@ -270,101 +250,6 @@ func (h *Handler) attempt(t time.Time, proto string, src netip.Addr, sport int, 
 	}
 	h.attempts[key] = len(h.res.Attempts)
 	h.res.Attempts = append(h.res.Attempts, Attempt{Time: t, Proto: proto, Address: dst.String(), Port: dport, Name: h.names[dst], Packets: 1, Bytes: n})
-}
-
-func (h *Handler) serialize(ls ...gopacket.SerializableLayer) []byte {
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, h.opts, ls...); err != nil {
-		return nil
-	}
-	return slices.Clone(buf.Bytes())
-}
-
-// reset answers a TCP segment with a reset, as a closed port does.
-func (h *Handler) reset(ip4 *layers.IPv4, ip6 *layers.IPv6, in *layers.TCP) [][]byte {
-	out := &layers.TCP{SrcPort: in.DstPort, DstPort: in.SrcPort, RST: true, Window: 0}
-	if in.ACK {
-		out.Seq = in.Ack
-	} else {
-		out.ACK = true
-		n := uint32(len(in.Payload))
-		if in.SYN {
-			n++
-		}
-		if in.FIN {
-			n++
-		}
-		out.Ack = in.Seq + n
-	}
-	var b []byte
-	if ip4 != nil {
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: ip4.DstIP, DstIP: ip4.SrcIP}
-		_ = out.SetNetworkLayerForChecksum(ip)
-		b = h.serialize(ip, out)
-	} else {
-		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: ip6.DstIP, DstIP: ip6.SrcIP}
-		_ = out.SetNetworkLayerForChecksum(ip)
-		b = h.serialize(ip, out)
-	}
-	if b == nil {
-		return nil
-	}
-	return [][]byte{b}
-}
-
-// unreachable answers a UDP datagram with ICMP port unreachable.
-func (h *Handler) unreachable(in *layers.IPv4) [][]byte {
-	orig := append(slices.Clone(in.Contents), in.Payload...)
-	if n := len(in.Contents) + 8; len(orig) > n {
-		orig = orig[:n]
-	}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolICMPv4, SrcIP: in.DstIP, DstIP: in.SrcIP}
-	icmp := &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, layers.ICMPv4CodePort)}
-	b := h.serialize(ip, icmp, gopacket.Payload(orig))
-	if b == nil {
-		return nil
-	}
-	return [][]byte{b}
-}
-
-func (h *Handler) dns(t time.Time, ip4 *layers.IPv4, ip6 *layers.IPv6, udp *layers.UDP, q *layers.DNS) [][]byte {
-	resp := &layers.DNS{ID: q.ID, QR: true, OpCode: q.OpCode, RD: q.RD, RA: true, ResponseCode: layers.DNSResponseCodeNoErr}
-	if q.OpCode != layers.DNSOpCodeQuery {
-		resp.ResponseCode = layers.DNSResponseCodeNotImp
-	}
-	for _, qu := range q.Questions {
-		name := strings.TrimSuffix(strings.ToLower(string(qu.Name)), ".")
-		rec := DNSQuery{Time: t, Name: name, Type: qu.Type.String()}
-		if qu.Type == layers.DNSTypeA && qu.Class == layers.DNSClassIN && validName(name) {
-			if a, ok := h.sinkhole(name); ok {
-				rec.Answer = a.String()
-				resp.Answers = append(resp.Answers, layers.DNSResourceRecord{
-					Name: qu.Name, Type: layers.DNSTypeA, Class: layers.DNSClassIN, TTL: 60, IP: a.AsSlice(),
-				})
-			}
-		}
-		resp.Questions = append(resp.Questions, qu)
-		if len(h.res.DNS) >= MaxRecords {
-			h.res.Truncated = true
-			continue
-		}
-		h.res.DNS = append(h.res.DNS, rec)
-	}
-	var b []byte
-	u := &layers.UDP{SrcPort: udp.DstPort, DstPort: udp.SrcPort}
-	if ip4 != nil {
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: ip4.DstIP, DstIP: ip4.SrcIP}
-		_ = u.SetNetworkLayerForChecksum(ip)
-		b = h.serialize(ip, u, resp)
-	} else {
-		ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: ip6.DstIP, DstIP: ip6.SrcIP}
-		_ = u.SetNetworkLayerForChecksum(ip)
-		b = h.serialize(ip, u, resp)
-	}
-	if b == nil {
-		return nil
-	}
-	return [][]byte{b}
 }
 
 func validName(n string) bool {
