@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/drydockscan/drydock/internal/run"
 )
@@ -110,10 +111,14 @@ func writeTable(w io.Writer, r *Report) error {
 //go:embed report.html
 var htmlTemplate string
 
-var htmlTmpl = template.Must(template.New("run").Funcs(template.FuncMap{
-	"join": strings.Join,
-}).Parse(htmlTemplate))
+// htmlTmpl is parsed on first use: every drydock process links this
+// package, few write a run report.
+var htmlTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("run").Funcs(template.FuncMap{
+		"join": strings.Join,
+	}).Parse(htmlTemplate))
+})
 
 func writeHTML(w io.Writer, r *Report) error {
-	return htmlTmpl.Execute(w, r)
+	return htmlTmpl().Execute(w, r)
 }

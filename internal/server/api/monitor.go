@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drydockscan/drydock/internal/finding"
@@ -361,7 +362,7 @@ func (a *api) export(w http.ResponseWriter, r *http.Request) {
 	case "html":
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
-		_ = exportPage.Execute(w, &x)
+		_ = exportPage().Execute(w, &x)
 	}
 }
 
@@ -401,13 +402,15 @@ func writeExportCSV(w io.Writer, x *Export, accepted bool) error {
 	return cw.Error()
 }
 
-var exportPage = template.Must(template.New("export").Funcs(template.FuncMap{
-	"rfc":     func(t time.Time) string { return rfc(t) },
-	"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"sevs":    func() []finding.Severity { return finding.All() },
-	"count":   store.Counts.Of,
-	"joinTag": func(s []string) string { return strings.Join(s, ", ") },
-}).Parse(`<!doctype html>
+// exportPage is parsed on first use: the CLI links this package too.
+var exportPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("export").Funcs(template.FuncMap{
+		"rfc":     func(t time.Time) string { return rfc(t) },
+		"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"sevs":    func() []finding.Severity { return finding.All() },
+		"count":   store.Counts.Of,
+		"joinTag": func(s []string) string { return strings.Join(s, ", ") },
+	}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>drydock fleet report {{date .Generated}}</title>
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1d2330}
@@ -431,6 +434,7 @@ code{font-size:12px}
 {{end}}</tbody></table>
 </body></html>
 `))
+})
 
 // findingStates says, for each finding of an image, whether a decision
 // covers it: "accepted", "false_positive" or "open".

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -168,10 +169,11 @@ func ParseHarbor(body []byte) ([]Push, error) {
 }
 
 // The distribution reference grammar (distribution/reference): path
-// components and tags.
+// components and tags. Compiled on first use: the CLI links this package
+// too, and the bounded repetition makes tagName's program large.
 var (
-	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
-	tagName       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	pathComponent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`) })
+	tagName       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
 )
 
 // check refuses names a reference could not hold.
@@ -180,11 +182,11 @@ func (p Push) check() error {
 		return fmt.Errorf("repository %q: not a repository name", p.Repository)
 	}
 	for _, c := range strings.Split(p.Repository, "/") {
-		if !pathComponent.MatchString(c) {
+		if !pathComponent().MatchString(c) {
 			return fmt.Errorf("repository %q: not a repository name", p.Repository)
 		}
 	}
-	if p.Tag != "" && !tagName.MatchString(p.Tag) {
+	if p.Tag != "" && !tagName().MatchString(p.Tag) {
 		return fmt.Errorf("tag %q: not a tag", p.Tag)
 	}
 	if p.Digest != "" {
