@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,10 +12,14 @@ import (
 // findings sorted, so the same image and database give the same bytes.
 func WriteJSON(w io.Writer, r *Report, _ Options) error {
 	c := sortedReport(r)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(c); err != nil {
+		return fmt.Errorf("json report: %w", err)
+	}
+	// Encode ends the document with a newline, which the indenter keeps.
+	if err := writeIndented(w, buf.Bytes(), "  "); err != nil {
 		return fmt.Errorf("json report: %w", err)
 	}
 	return nil
