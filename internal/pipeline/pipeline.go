@@ -94,6 +94,11 @@ type InventoryOptions struct {
 	Scanners Scanners
 	// Secret configures the secret rules (allow rules, size cap).
 	Secret secret.Options
+	// KeepFiles keeps the lists of files OS packages installed
+	// (Package.Files), which joining a recorded run needs. Without it
+	// they are dropped (no report or server keeps them), and an
+	// unchanged image is answered by its merge in the layer cache.
+	KeepFiles bool
 }
 
 // Inventoried is a target's inventory with what was learnt reading it.
@@ -154,7 +159,7 @@ func Inventory(ctx context.Context, target string, o InventoryOptions) (*Invento
 	// scanners, so a layer's cached result does not depend on them.
 	walker := analyze.Walker{Keep: misconfig.Keep, KeepName: misconfig.KeepName}
 	res, err := scan.Image(ctx, img, scan.Options{Mode: o.Mode, Analyzers: list, Parallel: o.Parallel, Walker: walker, Cache: o.Cache, Logger: log,
-		Examine: examine, ExamineKey: examineKey, DropFiles: true})
+		Examine: examine, ExamineKey: examineKey, DropFiles: !o.KeepFiles})
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +251,10 @@ type Request struct {
 
 // Run scans the request's target and returns the judged report.
 func Run(ctx context.Context, req Request) (*report.Report, error) {
-	inv, err := Inventory(ctx, req.Target, req.Inventory)
+	io := req.Inventory
+	// The run's events are joined with the files OS packages installed.
+	io.KeepFiles = io.KeepFiles || req.InUse != nil
+	inv, err := Inventory(ctx, req.Target, io)
 	if err != nil {
 		return nil, err
 	}
