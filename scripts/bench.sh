@@ -121,12 +121,18 @@ decompress() {
 
 # measure NAME CMD...: run the command $runs times; print "median_wall
 # median_peak_kib median_cpu" (cpu: user + system seconds, which other load
-# on the machine disturbs far less than wall time)
+# on the machine disturbs far less than wall time). Wall time is taken to
+# the millisecond around GNU time (whose own %e has 10 ms steps, too
+# coarse for a 50 ms rescan); it includes GNU time's own start, about a
+# millisecond, in every figure alike.
 measure() {
-  local walls=() peaks=() cpus=() i w p u sy
+  local walls=() peaks=() cpus=() i w p u sy t0 t1
   for ((i = 0; i < runs; i++)); do
+    t0=$(date +%s%N)
     /usr/bin/time -o "$work/time" -f '%e %M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
-    read -r w p u sy < <(tail -1 "$work/time")
+    t1=$(date +%s%N)
+    read -r _ p u sy < <(tail -1 "$work/time")
+    w=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
     walls+=("$w"); peaks+=("$p"); cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u+s}')")
   done
   echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median)"
@@ -181,7 +187,7 @@ printf '%-16s %8s %10s %9s %8s %11s %9s   %-22s %-22s\n' image inv_s warm_inv_s 
 for w in "${warm[@]}"; do
   read -r name inv winv vuln wvuln ic wic vc wvc <<<"$w"
   awk -v n="$name" -v i="$inv" -v wi="$winv" -v v="$vuln" -v wv="$wvuln" -v ic="$ic" -v wic="$wic" -v vc="$vc" -v wvc="$wvc" 'BEGIN {
-    printf "%-16s %8.2f %10.2f %8.3fx %8.2f %11.2f %8.3fx   %5.2f/%-5.2f %8.3fx   %5.2f/%-5.2f %8.3fx\n",
+    printf "%-16s %8.3f %10.3f %8.3fx %8.3f %11.3f %8.3fx   %5.2f/%-5.2f %8.3fx   %5.2f/%-5.2f %8.3fx\n",
       n, i, wi, wi/i, v, wv, wv/v, wic, ic, wic/ic, wvc, vc, wvc/vc }'
 done
 echo "goal: warm/cold <= 0.1 (wall time; the cpu columns are user+system seconds)"
