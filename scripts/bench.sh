@@ -23,6 +23,8 @@
 # CORPUS (default ../shared/corpus), VULNDATA (default ../shared/vulndata).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Decimal points in $EPOCHREALTIME and awk, whatever the locale.
+export LC_NUMERIC=C
 
 quick=false
 [ "${1:-}" = "--quick" ] && quick=true
@@ -121,19 +123,20 @@ decompress() {
 
 # measure NAME CMD...: run the command $runs times; print "median_wall
 # median_peak_kib median_cpu" (cpu: user + system seconds, which other load
-# on the machine disturbs far less than wall time). Wall time is taken to
-# the millisecond around GNU time (whose own %e has 10 ms steps, too
-# coarse for a 50 ms rescan); it includes GNU time's own start, about a
-# millisecond, in every figure alike.
+# on the machine disturbs far less than wall time). Each time the command
+# runs twice: bare, timed to the microsecond by the shell (GNU time's %e
+# counts in 10 ms steps, a fifth of a warm rescan, and starting GNU time
+# itself adds ~5 ms), then under GNU time for its peak memory and CPU.
 measure() {
-  local walls=() peaks=() cpus=() i w p u sy t0 t1
+  local walls=() peaks=() cpus=() i p u sy t0 t1
   for ((i = 0; i < runs; i++)); do
-    t0=$(date +%s%N)
-    /usr/bin/time -o "$work/time" -f '%e %M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
-    t1=$(date +%s%N)
-    read -r _ p u sy < <(tail -1 "$work/time")
-    w=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
-    walls+=("$w"); peaks+=("$p"); cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u+s}')")
+    t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+    t1=$EPOCHREALTIME
+    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
+    /usr/bin/time -o "$work/time" -f '%M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+    read -r p u sy < <(tail -1 "$work/time")
+    peaks+=("$p"); cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u+s}')")
   done
   echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median)"
 }
