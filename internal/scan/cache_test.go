@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/drydockscan/drydock/internal/analyze"
 	"github.com/drydockscan/drydock/internal/analyze/analyzers"
@@ -654,4 +655,61 @@ func TestCacheImageEntryDamaged(t *testing.T) {
 	if again, err := scanWith(t, path, scan.Options{Cache: c, DropFiles: true}, source.Options{}); err != nil || !again.Stats.ImageHit {
 		t.Errorf("after the repair: %v, image entry used %v", err, again != nil && again.Stats.ImageHit)
 	}
+}
+
+// TestCacheImageEntryHoldsNoHistory: history commands can hold build
+// arguments' tokens; the image's cached merge must not keep them (the
+// layers' descriptions come from the image on every scan).
+func TestCacheImageEntryHoldsNoHistory(t *testing.T) {
+	const token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+	tarb := dpkgLayer(t, "hello")
+	layout := it.Layout(t, []it.Layer{{Blob: it.Gzip(t, tarb), DiffID: it.Digest(tarb)}}, func(p *it.Parts) {
+		p.Config["history"] = []map[string]any{{"created_by": "RUN |1 TOKEN=" + token + " /bin/sh -c make"}}
+	})
+	dir := t.TempDir()
+	c := fsCache(t, dir, nil)
+	for round := range 2 {
+		res, err := scanWith(t, layout, scan.Options{Cache: c, DropFiles: true}, source.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Inventory.Layers) != 1 || !strings.Contains(res.Inventory.Layers[0].CreatedBy, token) {
+			t.Fatalf("round %d: the scan lost the layer's history: %+v", round, res.Inventory.Layers)
+		}
+		if round == 1 && !res.Stats.ImageHit {
+			t.Fatal("the second scan was not answered by the image entry")
+		}
+	}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		raw, _ := os.ReadFile(p)
+		if bytes.HasPrefix(raw, []byte("drydock-")) {
+			if plain := decompressEntry(t, raw); bytes.Contains(plain, []byte(token)) {
+				t.Errorf("%s holds the history's token", p)
+			}
+		}
+		return nil
+	})
+}
+
+// decompressEntry returns the plain payload of a cache entry file (either
+// kind): header, SHA-256, zstd.
+func decompressEntry(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	i := bytes.IndexByte(raw, 0)
+	if i < 0 || len(raw) < i+1+32 {
+		t.Fatalf("not a cache entry: %q", raw[:min(len(raw), 20)])
+	}
+	d, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	plain, err := d.DecodeAll(raw[i+1+32:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plain
 }

@@ -96,7 +96,13 @@ func imageResult(m *merged, layers []inventory.Layer, start time.Time, hashed in
 
 // putImage keeps a finished scan's merge under key.
 func putImage(ctx context.Context, c *cache.Cache, key cache.Key, ids []cache.LayerID, res *Result) {
-	b, err := json.Marshal(merged{Inventory: res.Inventory, Warnings: res.Warnings, Examined: res.Examined})
+	// The layers' descriptions are the image's, given again on every scan
+	// (and part of the key): not stored, so no history command — which may
+	// hold a build argument's token, redacted only in reports — is written
+	// to the cache.
+	inv := res.Inventory
+	inv.Layers = nil
+	b, err := json.Marshal(merged{Inventory: inv, Warnings: res.Warnings, Examined: res.Examined})
 	if err != nil {
 		return
 	}
