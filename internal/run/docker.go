@@ -224,14 +224,9 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 	cg := sandbox.CgroupsOf(pid)
 	cgroupPath := ownCgroup(pid, cg.V2Path())
 
-	var obs *netobs.Observer
-	if o.Network == NetworkObserve {
-		obs, err = netobs.Attach(pid, o.Pcap)
-		if err != nil {
-			return nil, err
-		}
-		cleanups = append(cleanups, func() { _ = obs.Close() })
-		res.NameOf = obs.NameOf
+	obs, err := observeNetwork(o, pid, res, &cleanups)
+	if err != nil {
+		return nil, err
 	}
 	lctx, lcancel := context.WithCancel(ctx)
 	defer lcancel()
@@ -255,17 +250,11 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 	if choice.tracer == nil {
 		res.Tracer = TracerNone
 	} else {
-		var tr trace.Tracer
-		var notes []string
 		// No seccomp filter sends calls to a tracer here (the engine's
 		// profile is Docker's): ptrace stops at every system call.
-		session, tr, notes, err = attachTracer(tctx, o, choice, trace.Target{PID: pid, CgroupPath: cgroupPath})
+		session, err = traced(tctx, o, choice, trace.Target{PID: pid, CgroupPath: cgroupPath}, res)
 		if err != nil {
 			return nil, err
-		}
-		res.Tracer, res.Warnings = tr.Name(), notes
-		if st, ok := tr.(seccompTracer); ok && st.SeccompTrace() {
-			res.TracerMode = TraceEverySyscall
 		}
 	}
 	res.Warnings = append(res.Warnings, engineWarnings...)
@@ -331,14 +320,7 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 
 	res.Events, res.EventsTruncated, res.Warnings = gatherEvents(session, events, tcancel, res.Warnings)
 	res.Events = fromProgram(res.Events)
-	if obs != nil {
-		if err := obs.Close(); err != nil {
-			res.Warnings = append(res.Warnings, "writing the packet capture: "+err.Error())
-		}
-		res.Net = obs.Result()
-	} else {
-		res.Net = netobs.Result{DNS: []netobs.DNSQuery{}, Attempts: []netobs.Attempt{}}
-	}
+	closeNetwork(obs, res)
 	res.Changes, res.ChangesTrunc, err = d.changes(10000)
 	if err != nil {
 		res.Warnings = append(res.Warnings, "listing the file changes: "+err.Error())

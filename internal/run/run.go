@@ -425,14 +425,9 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 		}
 	})
 
-	var obs *netobs.Observer
-	if o.Network == NetworkObserve {
-		obs, err = netobs.Attach(c.Pid, o.Pcap)
-		if err != nil {
-			return nil, err
-		}
-		cleanups = append(cleanups, func() { _ = obs.Close() })
-		res.NameOf = obs.NameOf
+	obs, err := observeNetwork(o, c.Pid, res, &cleanups)
+	if err != nil {
+		return nil, err
 	}
 	lctx, lcancel := context.WithCancel(ctx)
 	defer lcancel()
@@ -446,15 +441,9 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 	case choice.tracer == nil:
 		res.Tracer = TracerNone
 	default:
-		var tr trace.Tracer
-		var notes []string
-		session, tr, notes, err = attachTracer(tctx, o, choice, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath})
+		session, err = traced(tctx, o, choice, trace.Target{PID: c.Pid, CgroupPath: c.CgroupPath}, res)
 		if err != nil {
 			return nil, err
-		}
-		res.Tracer, res.Warnings = tr.Name(), notes
-		if st, ok := tr.(seccompTracer); ok && st.SeccompTrace() {
-			res.TracerMode = TraceEverySyscall
 		}
 	}
 	events := collectEvents(session, o.MaxEvents)
@@ -504,14 +493,7 @@ func Run(ctx context.Context, img *source.Image, o Options) (*Result, error) {
 			}
 		}
 	}
-	if obs != nil {
-		if err := obs.Close(); err != nil {
-			res.Warnings = append(res.Warnings, "writing the packet capture: "+err.Error())
-		}
-		res.Net = obs.Result()
-	} else {
-		res.Net = netobs.Result{DNS: []netobs.DNSQuery{}, Attempts: []netobs.Attempt{}}
-	}
+	closeNetwork(obs, res)
 	if res.RootFS == "overlay" {
 		res.Changes, res.ChangesTrunc, err = sandbox.Changes(dirs["upper"], dirs["lower"], 10000, own)
 		if err != nil {
@@ -781,6 +763,48 @@ func seccompTraceUnsupported(rtPath string) string {
 		return "the runtime is " + name + ", not runc"
 	}
 	return ""
+}
+
+// observeNetwork puts the network observer into the network namespace of
+// pid when the run observes it (nil otherwise); cleanups closes it.
+func observeNetwork(o Options, pid int, res *Result, cleanups *[]func()) (*netobs.Observer, error) {
+	if o.Network != NetworkObserve {
+		return nil, nil
+	}
+	obs, err := netobs.Attach(pid, o.Pcap)
+	if err != nil {
+		return nil, err
+	}
+	*cleanups = append(*cleanups, func() { _ = obs.Close() })
+	res.NameOf = obs.NameOf
+	return obs, nil
+}
+
+// closeNetwork ends the observation (writing out the capture) and puts
+// what it saw into res; without an observer, an empty record.
+func closeNetwork(obs *netobs.Observer, res *Result) {
+	if obs == nil {
+		res.Net = netobs.Result{DNS: []netobs.DNSQuery{}, Attempts: []netobs.Attempt{}}
+		return
+	}
+	if err := obs.Close(); err != nil {
+		res.Warnings = append(res.Warnings, "writing the packet capture: "+err.Error())
+	}
+	res.Net = obs.Result()
+}
+
+// traced attaches the chosen tracer (see attachTracer) and records in res
+// which one records and how.
+func traced(ctx context.Context, o Options, c tracerChoice, t trace.Target, res *Result) (trace.Session, error) {
+	session, tr, notes, err := attachTracer(ctx, o, c, t)
+	if err != nil {
+		return nil, err
+	}
+	res.Tracer, res.Warnings = tr.Name(), notes
+	if st, ok := tr.(seccompTracer); ok && st.SeccompTrace() {
+		res.TracerMode = TraceEverySyscall
+	}
+	return session, nil
 }
 
 // attachTracer attaches the chosen tracer to the created container, or
