@@ -60,17 +60,27 @@ func (s *Scanner) Fingerprint() string { return s.fingerprint }
 // Validate checks the options without building a scanner (which
 // compiles every rule): the allow patterns must compile.
 func (o Options) Validate() error {
-	for _, p := range o.Allow.Paths {
-		if _, err := regexp.Compile(p); err != nil {
-			return fmt.Errorf("secret allow path %q: %w", p, err)
+	_, _, err := o.Allow.compile()
+	return err
+}
+
+// compile compiles the allow patterns.
+func (a Allow) compile() (paths, regexes []*regexp.Regexp, err error) {
+	for _, p := range a.Paths {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("secret allow path %q: %w", p, err)
 		}
+		paths = append(paths, re)
 	}
-	for _, p := range o.Allow.Regexes {
-		if _, err := regexp.Compile(p); err != nil {
-			return fmt.Errorf("secret allow regex %q: %w", p, err)
+	for _, p := range a.Regexes {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("secret allow regex %q: %w", p, err)
 		}
+		regexes = append(regexes, re)
 	}
-	return nil
+	return paths, regexes, nil
 }
 
 // New compiles a scanner with the built-in rules and the allow rules.
@@ -85,19 +95,9 @@ func New(o Options) (*Scanner, error) {
 	}{o.Allow, s.maxSize})
 	sum := sha256.Sum256(fp)
 	s.fingerprint = hex.EncodeToString(sum[:8])
-	for _, p := range o.Allow.Paths {
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return nil, fmt.Errorf("secret allow path %q: %w", p, err)
-		}
-		s.allowPaths = append(s.allowPaths, re)
-	}
-	for _, p := range o.Allow.Regexes {
-		re, err := regexp.Compile(p)
-		if err != nil {
-			return nil, fmt.Errorf("secret allow regex %q: %w", p, err)
-		}
-		s.allowRegex = append(s.allowRegex, re)
+	var err error
+	if s.allowPaths, s.allowRegex, err = o.Allow.compile(); err != nil {
+		return nil, err
 	}
 	if len(s.rules) > 64 {
 		return nil, fmt.Errorf("secret: %d rules, the prefilter handles 64", len(s.rules))
