@@ -136,11 +136,8 @@ func (c *Cache) Store() Store { return c.store }
 // Get returns the entry under key. A missing, unreadable, corrupt or
 // truncated entry is a miss; only the last three are logged.
 func (c *Cache) Get(ctx context.Context, key Key) (*Entry, bool) {
-	raw, err := c.store.Get(ctx, key)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			c.log.Warn("layer cache unreadable", "store", c.store.String(), "key", string(key), "error", err)
-		}
+	raw, ok := c.read(ctx, key)
+	if !ok {
 		return nil, false
 	}
 	e, err := decode(raw, key)
@@ -158,6 +155,26 @@ func (c *Cache) Get(ctx context.Context, key Key) (*Entry, bool) {
 // its result already.
 func (c *Cache) Put(ctx context.Context, key Key, e *Entry) {
 	raw, err := encode(key, e)
+	c.write(ctx, key, raw, err)
+}
+
+// read returns the bytes under key; a missing entry is a quiet miss, an
+// unreadable one a logged miss.
+func (c *Cache) read(ctx context.Context, key Key) ([]byte, bool) {
+	raw, err := c.store.Get(ctx, key)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			c.log.Warn("layer cache unreadable", "store", c.store.String(), "key", string(key), "error", err)
+		}
+		return nil, false
+	}
+	return raw, true
+}
+
+// write stores an entry's encoding (unless encoding it failed, encErr);
+// a failure is logged.
+func (c *Cache) write(ctx context.Context, key Key, raw []byte, encErr error) {
+	err := encErr
 	if err == nil {
 		err = c.store.Put(ctx, key, raw)
 	}

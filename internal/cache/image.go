@@ -70,15 +70,12 @@ func (c *Cache) GetImage(ctx context.Context, key Key) (*ImageEntry, bool) {
 	if key == "" {
 		return nil, false
 	}
-	raw, err := c.store.Get(ctx, key)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
-			c.log.Warn("layer cache unreadable", "store", c.store.String(), "key", string(key), "error", err)
-		}
+	raw, ok := c.read(ctx, key)
+	if !ok {
 		return nil, false
 	}
 	var env imageEnvelope
-	err = decodeEnvelope(raw, imageMagic, &env)
+	err := decodeEnvelope(raw, imageMagic, &env)
 	switch {
 	case err != nil:
 	case env.Key != key:
@@ -99,12 +96,7 @@ func (c *Cache) PutImage(ctx context.Context, key Key, e *ImageEntry) {
 		return
 	}
 	raw, err := encodeEnvelope(imageMagic, imageEnvelope{Key: key, Entry: *e})
-	if err == nil {
-		err = c.store.Put(ctx, key, raw)
-	}
-	if err != nil {
-		c.log.Warn("layer cache write failed", "store", c.store.String(), "key", string(key), "error", err)
-	}
+	c.write(ctx, key, raw, err)
 }
 
 // encodeEnvelope writes v as: prefix, SHA-256 of the payload, payload

@@ -213,19 +213,16 @@ func DatabaseFacts(m store.Meta, at time.Time) *report.Database {
 
 // rfc3339Nano formats t in UTC with its fraction of a second, "" for the
 // zero time.
-func rfc3339Nano(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
+func rfc3339Nano(t time.Time) string { return utcFormat(t, time.RFC3339Nano) }
 
 // RFC3339 formats t in UTC, "" for the zero time.
-func RFC3339(t time.Time) string {
+func RFC3339(t time.Time) string { return utcFormat(t, time.RFC3339) }
+
+func utcFormat(t time.Time, layout string) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return t.UTC().Format(layout)
 }
 
 // FormatAge prints a database age for people.

@@ -49,10 +49,7 @@ func fromImageCache(ctx context.Context, c *cache.Cache, key cache.Key, img *sou
 	for i, l := range img.Layers {
 		id := e.Layers[i]
 		g.Go(func() error {
-			claim := l.DiffID.String()
-			if l.Digest.Hex != "" {
-				claim = l.Digest.String()
-			}
+			claim := claimOf(l)
 			if l.DiffID.Hex == "" || id.Blob != claim || id.DiffID != l.DiffID.String() {
 				bad.Store(true)
 				return nil

@@ -341,10 +341,7 @@ func orDefault(v, def int64) int64 {
 //   - a registry blob is not fetched: its digest is the content address
 //     the registry serves it by and verified it against on upload.
 func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.Layer, log *slog.Logger, hashed *atomic.Int64) *cache.Entry {
-	claim := l.DiffID.String()
-	if l.Digest.Hex != "" {
-		claim = l.Digest.String()
-	}
+	claim := claimOf(l)
 	if l.DiffID.Hex == "" || claim == "" {
 		return nil
 	}
@@ -373,6 +370,15 @@ func fromCache(ctx context.Context, c *cache.Cache, in cache.Inputs, l source.La
 		}
 	}
 	return e
+}
+
+// claimOf is the identity the image claims for a layer's blob: the
+// manifest's digest, or for formats without one the config's diffID.
+func claimOf(l source.Layer) string {
+	if l.Digest.Hex != "" {
+		return l.Digest.String()
+	}
+	return l.DiffID.String()
 }
 
 // verifyBlob returns the digest of a local blob's bytes. A blob held in a
