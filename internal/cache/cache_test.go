@@ -194,15 +194,10 @@ func TestStores(t *testing.T) {
 	}
 }
 
-// TestCorruptEntries damages a stored entry every way a crash, a full
-// disk or a meddler can: each is a miss and a warning, never a result.
-func TestCorruptEntries(t *testing.T) {
-	ctx := context.Background()
-	lr, diffID := layerResult(t, "hello")
-	lr2, diff2 := layerResult(t, "other")
-	in := inputs()
-	key, key2 := in.Key(diffID), in.Key(diff2)
-	for name, damage := range map[string]func(t *testing.T, path, other string){
+// damages spoil the entry file at path every way a crash, a full disk or
+// a meddler can; other is another entry's file.
+func damages() map[string]func(t *testing.T, path, other string) {
+	return map[string]func(t *testing.T, path, other string){
 		"truncated": func(t *testing.T, p, _ string) { b, _ := os.ReadFile(p); os.WriteFile(p, b[:len(b)/2], 0o644) },
 		"empty":     func(t *testing.T, p, _ string) { os.WriteFile(p, nil, 0o644) },
 		"header only": func(t *testing.T, p, _ string) {
@@ -216,7 +211,19 @@ func TestCorruptEntries(t *testing.T) {
 			os.WriteFile(p, b, 0o644)
 		},
 		"a directory": func(t *testing.T, p, _ string) { os.Remove(p); os.Mkdir(p, 0o755) },
-	} {
+	}
+}
+
+// TestCorruptEntries damages a stored entry every way a crash, a full
+// disk or a meddler can: each is a miss and a warning, never a result.
+func TestCorruptEntries(t *testing.T) {
+	ctx := context.Background()
+	lr, diffID := layerResult(t, "hello")
+	lr2, diff2 := layerResult(t, "other")
+	in := inputs()
+	key, key2 := in.Key(diffID), in.Key(diff2)
+	for name, damage := range damages() {
+
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := cache.OpenFS(dir)
@@ -469,15 +476,9 @@ func TestCorruptImageEntries(t *testing.T) {
 	key := in.ImageKey([]string{diffID}, "v1", "")
 	layerKey := in.Key(diffID)
 	entry := &cache.ImageEntry{Layers: []cache.LayerID{{Blob: diffID, DiffID: diffID}}, Result: []byte(`{"Inventory":{}}`)}
-	for name, damage := range map[string]func(t *testing.T, path, layerPath string){
-		"truncated":   func(t *testing.T, p, _ string) { b, _ := os.ReadFile(p); os.WriteFile(p, b[:len(b)/2], 0o644) },
-		"bit flipped": func(t *testing.T, p, _ string) { b, _ := os.ReadFile(p); b[len(b)-10] ^= 1; os.WriteFile(p, b, 0o644) },
-		"garbage":     func(t *testing.T, p, _ string) { os.WriteFile(p, []byte("not an entry at all"), 0o644) },
-		"a layer entry under the image's key": func(t *testing.T, p, layerPath string) {
-			b, _ := os.ReadFile(layerPath)
-			os.WriteFile(p, b, 0o644)
-		},
-	} {
+	// "other" is the layer entry: another kind of entry under the image's key.
+	for name, damage := range damages() {
+
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := cache.OpenFS(dir)

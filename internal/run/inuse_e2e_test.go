@@ -45,12 +45,37 @@ type imageFacts struct {
 
 func readImageFacts(t *testing.T, ref string) *imageFacts {
 	t.Helper()
-	img := openImage(t, ref)
-	layers, err := img.Image.Layers()
+	f := &imageFacts{types: map[string]byte{}, lists: map[string][]string{}, topLevel: map[string][]string{}}
+	eachLayerEntry(t, ref, func(h *tar.Header, tr io.Reader) {
+		p := path.Clean("/" + h.Name)
+		base := path.Base(p)
+		if strings.HasPrefix(base, ".wh.") {
+			delete(f.types, path.Join(path.Dir(p), strings.TrimPrefix(base, ".wh.")))
+			return
+		}
+		f.types[p] = h.Typeflag
+		switch {
+		case path.Dir(p) == "/var/lib/dpkg/info" && strings.HasSuffix(p, ".list"):
+			pkg, _, _ := strings.Cut(strings.TrimSuffix(base, ".list"), ":")
+			f.lists[pkg] = readLines(t, tr)
+		case base == "top_level.txt" && strings.HasPrefix(p, "/usr/lib/python3/dist-packages/"):
+			f.topLevel[path.Dir(p)] = readLines(t, tr)
+		}
+	})
+	if len(f.lists) == 0 || len(f.topLevel) == 0 {
+		t.Fatalf("%s: no dpkg lists (%d) or python top_level.txt (%d) in the layers", ref, len(f.lists), len(f.topLevel))
+	}
+	return f
+}
+
+// eachLayerEntry calls fn with every tar entry of the image's layers, in
+// layer order; fn may read the entry's content from r.
+func eachLayerEntry(t *testing.T, ref string, fn func(h *tar.Header, r io.Reader)) {
+	t.Helper()
+	layers, err := openImage(t, ref).Image.Layers()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &imageFacts{types: map[string]byte{}, lists: map[string][]string{}, topLevel: map[string][]string{}}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
@@ -65,27 +90,10 @@ func readImageFacts(t *testing.T, ref string) *imageFacts {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := path.Clean("/" + h.Name)
-			base := path.Base(p)
-			if strings.HasPrefix(base, ".wh.") {
-				delete(f.types, path.Join(path.Dir(p), strings.TrimPrefix(base, ".wh.")))
-				continue
-			}
-			f.types[p] = h.Typeflag
-			switch {
-			case path.Dir(p) == "/var/lib/dpkg/info" && strings.HasSuffix(p, ".list"):
-				pkg, _, _ := strings.Cut(strings.TrimSuffix(base, ".list"), ":")
-				f.lists[pkg] = readLines(t, tr)
-			case base == "top_level.txt" && strings.HasPrefix(p, "/usr/lib/python3/dist-packages/"):
-				f.topLevel[path.Dir(p)] = readLines(t, tr)
-			}
+			fn(h, tr)
 		}
 		rc.Close()
 	}
-	if len(f.lists) == 0 || len(f.topLevel) == 0 {
-		t.Fatalf("%s: no dpkg lists (%d) or python top_level.txt (%d) in the layers", ref, len(f.lists), len(f.topLevel))
-	}
-	return f
 }
 
 func readLines(t *testing.T, r io.Reader) []string {

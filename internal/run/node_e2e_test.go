@@ -6,7 +6,6 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -215,33 +214,16 @@ func withNode(t *testing.T, ref string, rt *nodeRuntime) string {
 // system (the last layer that holds it).
 func imageFile(t *testing.T, ref, name string) []byte {
 	t.Helper()
-	layers, err := openImage(t, ref).Image.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var body []byte
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
+	eachLayerEntry(t, ref, func(h *tar.Header, r io.Reader) {
+		if path.Clean("/"+h.Name) == name && h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(r)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if path.Clean("/"+h.Name) == name && h.Typeflag == tar.TypeReg {
-				if body, err = io.ReadAll(tr); err != nil {
-					t.Fatal(err)
-				}
-			}
+			body = b
 		}
-		rc.Close()
-	}
+	})
 	if body == nil {
 		t.Fatalf("%s: no file %s", ref, name)
 	}

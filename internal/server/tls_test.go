@@ -2,16 +2,7 @@ package server_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,28 +13,8 @@ import (
 	"github.com/drydockscan/drydock/internal/report"
 	"github.com/drydockscan/drydock/internal/server"
 	"github.com/drydockscan/drydock/internal/server/store"
+	"github.com/drydockscan/drydock/internal/testutil/tlstest"
 )
-
-// selfSigned writes a certificate for 127.0.0.1 and its key.
-func selfSigned(t *testing.T, dir string) (cert, key string) {
-	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalECPrivateKey(k)
-	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	_ = os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	_ = os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
-	return cert, key
-}
 
 // TestTLS: with --tls-cert/--tls-key the API speaks HTTPS only, and the
 // client mode trusts the server through --server-ca.
@@ -56,7 +27,8 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := baseConfig(t, storeURL, server.RoleAPI, &logBuffer{})
-	cfg.TLSCert, cfg.TLSKey = selfSigned(t, t.TempDir())
+	var caFile string
+	cfg.TLSCert, cfg.TLSKey, caFile, _ = tlstest.Certs(t, t.TempDir())
 	base := startServer(t, cfg)
 	secure := strings.Replace(base, "http://", "https://", 1)
 
@@ -74,7 +46,7 @@ func TestTLS(t *testing.T) {
 	if _, err := untrusted.Match(ctx, inv, time.Now()); err == nil {
 		t.Error("the client trusted a certificate no CA it knows signed")
 	}
-	m, err := client.New(secure, tok, cfg.TLSCert)
+	m, err := client.New(secure, tok, caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
