@@ -235,7 +235,7 @@ func (e *explorer) View() string {
 	var left strings.Builder
 	fmt.Fprintf(&left, "%s\n", styleTitle.Render(focusMark(e.focus == paneLayers)+"Layers"))
 	for i, l := range a.Layers {
-		line := fmt.Sprintf("%2d %8s  %s", l.Index, Bytes(l.Size), oneLine(l.CreatedBy, max(leftW-16, 10)))
+		line := fmt.Sprintf("%s%2d %8s  %s", cursorMark(i == e.layer), l.Index, Bytes(l.Size), oneLine(l.CreatedBy, max(leftW-18, 10)))
 		if i == e.layer {
 			line = styleCursor.Render(pad(line, leftW-2))
 		}
@@ -313,12 +313,24 @@ func (e *explorer) rowText(i, width int) string {
 	if e.whole && r.layer >= 0 {
 		where = fmt.Sprintf("L%d ", r.layer)
 	}
-	line := fmt.Sprintf("%s %s%9s  %s%s%s", mark, where, size, strings.Repeat("  ", r.depth), fold, r.name)
+	here := i == e.cursor && e.focus == paneTree
+	line := fmt.Sprintf("%s%s %s%9s  %s%s%s", cursorMark(here), mark, where, size, strings.Repeat("  ", r.depth), fold, r.name)
 	line = pad(line, width)
-	if i == e.cursor && e.focus == paneTree {
+	if here {
 		return styleCursor.Render(line)
 	}
 	return style.Render(line)
+}
+
+// cursorMark marks the selected layer and the tree's cursor row with a
+// character as well as in reverse video: a terminal without colours (or a
+// shell with CI set, where the styling library drops every attribute)
+// still shows where the cursor is.
+func cursorMark(here bool) string {
+	if here {
+		return "› "
+	}
+	return "  "
 }
 
 // focusMark marks the pane the keys go to (also without colours).
