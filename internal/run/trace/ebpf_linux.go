@@ -19,7 +19,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/drydockscan/drydock/internal/run/trace/bpf"
@@ -58,11 +57,18 @@ func newEBPF() (Tracer, error) {
 	if !hasCap(capSysAdmin) && !(hasCap(capBPF) && hasCap(capPerfmon)) {
 		return nil, unavailable("ebpf", "neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON", nil)
 	}
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, unavailable("ebpf", "RLIMIT_MEMLOCK too low and cannot be raised", err)
-	}
+	// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK: raise it
+	// where the process may. Later kernels charge the memory cgroup and
+	// ignore the limit; where it is too low and fixed, loading the
+	// programs below fails and says so. (cilium/ebpf's rlimit package
+	// does the same, but probes the kernel with a BPF map at every start
+	// of every drydock command, which is why it is not used.)
+	memlockErr := unix.Prlimit(0, unix.RLIMIT_MEMLOCK, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}, nil)
 	objs, err := loadTraceObjects()
 	if err != nil {
+		if memlockErr != nil && errors.Is(err, unix.EPERM) {
+			return nil, unavailable("ebpf", "RLIMIT_MEMLOCK too low and cannot be raised", memlockErr)
+		}
 		return nil, err
 	}
 	objs.Close()
