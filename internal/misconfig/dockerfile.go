@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -185,26 +186,26 @@ func Dockerfile(path string, content []byte, sc *secret.Scanner) ([]finding.Misc
 }
 
 var (
-	aptInstall = regexp.MustCompile(`\bapt(?:-get)?\s+(?:-\S+\s+)*install\b(.*)`)
-	aptClean   = regexp.MustCompile(`rm\s+(?:-\S+\s+)*[^&;|]*?/var/lib/apt/lists`)
-	argName    = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+	aptInstall = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bapt(?:-get)?\s+(?:-\S+\s+)*install\b(.*)`) })
+	aptClean   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`rm\s+(?:-\S+\s+)*[^&;|]*?/var/lib/apt/lists`) })
+	argName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`) })
 )
 
 // runChecks checks one RUN's shell command.
 func runChecks(run string, line int, sc *secret.Scanner, add func(id string, line int, ev string)) {
 	parts := splitCommands(run)
 	for _, part := range parts {
-		if updateCmd.MatchString(part) && !installInSameRun(run) {
+		if updateCmd().MatchString(part) && !installInSameRun(run) {
 			add(UpdateAlone, line, "RUN "+truncate(RedactCommand(part, sc), 120))
 			break
 		}
 	}
-	if m := pipeShell.FindString(run); m != "" {
+	if m := pipeShell().FindString(run); m != "" {
 		add(PipeToShell, line, "RUN "+truncate(RedactCommand(m, sc), 120))
 	}
 	installs := false
 	for _, part := range parts {
-		m := aptInstall.FindStringSubmatch(part)
+		m := aptInstall().FindStringSubmatch(part)
 		if m == nil {
 			continue
 		}
@@ -222,7 +223,7 @@ func runChecks(run string, line int, sc *secret.Scanner, add func(id string, lin
 			add(AptNoPin, line, "apt-get install "+truncate(strings.Join(unpinned, " "), 100)+" without =version")
 		}
 	}
-	if installs && !aptClean.MatchString(run) {
+	if installs && !aptClean().MatchString(run) {
 		add(AptNoCleanup, line, "RUN installs with apt-get and leaves /var/lib/apt/lists")
 	}
 }
@@ -253,8 +254,8 @@ func envPairs(n *parser.Node) [][2]string {
 
 // expandArgs substitutes ${NAME} and $NAME with the ARG defaults known.
 func expandArgs(s string, args map[string]string) string {
-	return argName.ReplaceAllStringFunc(s, func(m string) string {
-		name := argName.FindStringSubmatch(m)[1]
+	return argName().ReplaceAllStringFunc(s, func(m string) string {
+		name := argName().FindStringSubmatch(m)[1]
 		if v, ok := args[name]; ok {
 			return v
 		}

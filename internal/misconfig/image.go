@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -102,11 +103,11 @@ var keyQualifiers = []string{"API", "ACCESS", "SECRET", "PRIVATE", "AUTH", "ENCR
 // hold one.
 var notSecretSuffixes = []string{"FILE", "PATH", "DIR", "URL", "HOST", "USER", "USERNAME", "NAME", "ID", "TYPE", "LENGTH", "METHOD", "POLICY"}
 
-var nameSplit = regexp.MustCompile(`[^A-Za-z0-9]+`)
+var nameSplit = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9]+`) })
 
 // SecretName reports whether a variable name says it holds a secret.
 func SecretName(name string) bool {
-	parts := nameSplit.Split(strings.ToUpper(name), -1)
+	parts := nameSplit().Split(strings.ToUpper(name), -1)
 	if len(parts) == 0 {
 		return false
 	}
@@ -156,12 +157,20 @@ func secretValue(v string) bool {
 var (
 	// buildArgs is the "|N NAME=value …" prefix RUN history entries carry
 	// when build arguments were in scope.
-	buildArgs  = regexp.MustCompile(`^(?:RUN\s+)?\|(\d+)\s+`)
-	addURL     = regexp.MustCompile(`(?:^|#\(nop\)\s*|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
-	updateCmd  = regexp.MustCompile(`\b(?:apt-get|apt|aptitude)\s+(?:-\S+\s+)*update\b|\bapk\s+(?:-\S+\s+)*update\b|\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*makecache\b|\bzypper\s+(?:-\S+\s+)*(?:refresh|ref)\b`)
-	installCmd = regexp.MustCompile(`\b(?:install|upgrade|dist-upgrade|add|update\s+-y|up)\b`)
-	pipeShell  = regexp.MustCompile(`\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`)
-	envInstr   = regexp.MustCompile(`^(?:/bin/sh -c #\(nop\)\s+)?(ENV|ARG|LABEL)\s+(.*)$`)
+	buildArgs = regexp.MustCompile(`^(?:RUN\s+)?\|(\d+)\s+`)
+	addURL    = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:^|#\(nop\)\s*|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
+	})
+	updateCmd = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:apt-get|apt|aptitude)\s+(?:-\S+\s+)*update\b|\bapk\s+(?:-\S+\s+)*update\b|\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*makecache\b|\bzypper\s+(?:-\S+\s+)*(?:refresh|ref)\b`)
+	})
+	installCmd = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:install|upgrade|dist-upgrade|add|update\s+-y|up)\b`)
+	})
+	pipeShell = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`)
+	})
+	envInstr = regexp.MustCompile(`^(?:/bin/sh -c #\(nop\)\s+)?(ENV|ARG|LABEL)\s+(.*)$`)
 )
 
 // History runs the history checks. envSeen holds "name\x00value" of the
@@ -194,17 +203,17 @@ func History(hist []v1.History, envSeen map[string]bool, sc *secret.Scanner) []f
 		for _, ev := range historySecrets(cb, envSeen, sc) {
 			add(SecretInHistory, ev)
 		}
-		if m := addURL.FindStringSubmatch(cb); m != nil {
+		if m := addURL().FindStringSubmatch(cb); m != nil {
 			add(AddRemoteURL, "ADD "+RedactCommand(m[1], sc))
 		}
 		if run, ok := runCommand(cb); ok {
 			for _, part := range splitCommands(run) {
-				if updateCmd.MatchString(part) && !installInSameRun(run) {
+				if updateCmd().MatchString(part) && !installInSameRun(run) {
 					add(UpdateAlone, "RUN "+truncate(RedactCommand(part, sc), 120))
 					break
 				}
 			}
-			if m := pipeShell.FindString(run); m != "" {
+			if m := pipeShell().FindString(run); m != "" {
 				add(PipeToShell, "RUN "+truncate(RedactCommand(m, sc), 120))
 			}
 		}
@@ -239,20 +248,20 @@ func runCommand(cb string) (string, bool) {
 
 func installInSameRun(run string) bool {
 	for _, part := range splitCommands(run) {
-		if updateCmd.MatchString(part) {
+		if updateCmd().MatchString(part) {
 			continue
 		}
-		if installCmd.MatchString(part) {
+		if installCmd().MatchString(part) {
 			return true
 		}
 	}
 	return false
 }
 
-var commandSep = regexp.MustCompile(`&&|\|\||;|\n`)
+var commandSep = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`&&|\|\||;|\n`) })
 
 // splitCommands splits a shell command list at &&, ||, ; and newlines.
-func splitCommands(s string) []string { return commandSep.Split(s, -1) }
+func splitCommands(s string) []string { return commandSep().Split(s, -1) }
 
 // historySecrets finds secrets in one created_by: build arguments of a
 // RUN, ENV/ARG/LABEL assignments, and anything a secret rule matches.
