@@ -1,0 +1,132 @@
+package hugeheap
+
+import (
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+const (
+	// span is how much heap is mapped at once and marked.
+	span = 128 << 20
+	// hugePage is the size of an x86-64 and arm64 transparent huge page.
+	hugePage = 2 << 20
+	// madvHugepage is MADV_HUGEPAGE (the syscall package lacks it).
+	madvHugepage = 14
+	// modeFile says which mappings the kernel backs with huge pages.
+	modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
+)
+
+// Enabled reports whether this process asked for huge pages at start.
+//
+// The package imports only runtime, syscall and unsafe, so it is ready to
+// initialise as soon as syscall is, before most of the program: the
+// arguments come from /proc/self/cmdline, not from os.
+var Enabled = wanted(readFile("/proc/self/cmdline"), readFile(modeFile), godebug()) && mark()
+
+// wanted reports whether a process with this command line (its
+// arguments, each ended by a NUL byte), under this huge page mode and
+// GODEBUG, should ask.
+func wanted(cmdline, mode, godebug string) bool {
+	if !contains(mode, "[madvise]") {
+		return false
+	}
+	for kv := range splitSeq(godebug, ',') {
+		if kv == "disablethp=1" {
+			return false
+		}
+	}
+	first := true
+	for a := range splitSeq(cmdline, 0) {
+		switch {
+		case first && a == "/.drydock-init":
+			return false // the helper drydock run places in containers
+		case !first && a == "server":
+			return false
+		}
+		first = false
+	}
+	return true
+}
+
+// mark maps span bytes of heap, marks them and the heap below them that
+// no object has touched yet, and gives the block back.
+func mark() bool {
+	first := new([64]byte)
+	block := make([]byte, span)
+
+	lo := uintptr(unsafe.Pointer(first)) &^ (hugePage - 1)
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
+	hi := (p + span) &^ (hugePage - 1)
+	ok := false
+	if lo < p && madvise(lo, hi-lo) == nil {
+		ok = true
+	} else if lo = (p + hugePage - 1) &^ (hugePage - 1); hi > lo && madvise(lo, hi-lo) == nil {
+		// The block is not next to the first objects: mark the block only.
+		ok = true
+	}
+	runtime.KeepAlive(first)
+	runtime.KeepAlive(block)
+	block = nil
+	// Free the block now, so the objects of what follows go into it
+	// rather than into new, unmarked heap above it.
+	runtime.GC()
+	return ok
+}
+
+func madvise(addr, n uintptr) error {
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, addr, n, madvHugepage); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func godebug() string {
+	v, _ := syscall.Getenv("GODEBUG")
+	return v
+}
+
+// readFile reads a small file whole; "" when it cannot.
+func readFile(path string) string {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return ""
+	}
+	defer syscall.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for len(out) < 1<<20 {
+		n, err := syscall.Read(fd, buf)
+		if n <= 0 || err != nil {
+			break
+		}
+		out = append(out, buf[:n]...)
+	}
+	return string(out)
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// splitSeq yields the parts of s between the separators; a separator at
+// the end ends the last part rather than starting an empty one.
+func splitSeq(s string, sep byte) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for len(s) > 0 {
+			i := 0
+			for i < len(s) && s[i] != sep {
+				i++
+			}
+			if !yield(s[:i]) {
+				return
+			}
+			s = s[min(i+1, len(s)):]
+		}
+	}
+}
