@@ -146,7 +146,7 @@ func (s *Scanner) ScanFile(path string, b []byte) []Hit {
 	}
 	pf := s.anyPath
 	for i := range s.rules {
-		if s.rules[i].Paths != nil && s.rules[i].Paths.MatchString(path) {
+		if s.rules[i].Paths != nil && s.rules[i].Paths().MatchString(path) {
 			pf = s.all
 			break
 		}
@@ -175,10 +175,10 @@ func (s *Scanner) scan(path string, b []byte, mask uint64) []Hit {
 	var hits []Hit
 	for i := range s.rules {
 		r := &s.rules[i]
-		if mask&(1<<i) == 0 || r.Paths != nil && (path == "" || !r.Paths.MatchString(path)) {
+		if mask&(1<<i) == 0 || r.Paths != nil && (path == "" || !r.Paths().MatchString(path)) {
 			continue
 		}
-		idx := r.Regex.SubexpIndex("secret")
+		idx := r.Regex().SubexpIndex("secret")
 		for _, m := range r.findAll(b, 100) {
 			start, end := m[0], m[1]
 			if idx > 0 && m[2*idx] >= 0 {
@@ -267,8 +267,8 @@ func (s *Scanner) RedactText(text string) string {
 		if r.Paths != nil || mask&(1<<i) == 0 {
 			continue
 		}
-		idx := r.Regex.SubexpIndex("secret")
-		for _, m := range r.Regex.FindAllSubmatchIndex(b, -1) {
+		idx := r.Regex().SubexpIndex("secret")
+		for _, m := range r.Regex().FindAllSubmatchIndex(b, -1) {
 			start, end := m[0], m[1]
 			if idx > 0 && m[2*idx] >= 0 {
 				start, end = m[2*idx], m[2*idx+1]
@@ -308,7 +308,7 @@ const (
 // submatch indexes into b. Rules without Windowed run on the whole of b.
 func (r *Rule) findAll(b []byte, n int) [][]int {
 	if !r.Windowed {
-		return r.Regex.FindAllSubmatchIndex(b, n)
+		return r.Regex().FindAllSubmatchIndex(b, n)
 	}
 	var starts []int
 	for _, k := range r.Keywords {
@@ -321,7 +321,7 @@ func (r *Rule) findAll(b []byte, n int) [][]int {
 			starts = append(starts, off+i)
 			off += i + len(kw)
 			if len(starts) > 10*n {
-				return r.Regex.FindAllSubmatchIndex(b, n)
+				return r.Regex().FindAllSubmatchIndex(b, n)
 			}
 		}
 	}
@@ -340,7 +340,7 @@ func (r *Rule) findAll(b []byte, n int) [][]int {
 			we = min(max(we, starts[i]+windowAfter), len(b))
 			i++
 		}
-		for _, m := range r.Regex.FindAllSubmatchIndex(b[ws:we], n-len(out)) {
+		for _, m := range r.Regex().FindAllSubmatchIndex(b[ws:we], n-len(out)) {
 			for j := range m {
 				if m[j] >= 0 {
 					m[j] += ws

@@ -174,3 +174,22 @@ func TestWindows(t *testing.T) {
 		t.Error("fingerprints are not those of the planted keys")
 	}
 }
+
+// The rules' patterns compile on first use: every one must compile.
+func TestRulePatternsCompile(t *testing.T) {
+	for _, r := range secret.Rules() {
+		t.Run(r.ID, func(t *testing.T) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("pattern does not compile: %v", p)
+				}
+			}()
+			if r.Regex == nil || r.Regex() == nil {
+				t.Fatal("no pattern")
+			}
+			if r.Paths != nil && r.Paths() == nil {
+				t.Fatal("no path pattern")
+			}
+		})
+	}
+}
