@@ -75,9 +75,10 @@ func (d *Dispatcher) now() time.Time {
 func (d *Dispatcher) Run(ctx context.Context) {
 	t := time.NewTicker(d.Config.Poll)
 	defer t.Stop()
-	lastTrend := time.Time{}
+	lastTrend, changed := time.Time{}, false
 	for {
 		n, err := d.Once(ctx)
+		changed = changed || n > 0
 		if err != nil && ctx.Err() == nil {
 			d.Logger.Error("dispatching notifications", "error", err)
 		}
@@ -86,11 +87,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		} else if exp > 0 {
 			d.Logger.Info("acceptances expired", "count", exp)
 		}
-		if n > 0 || time.Since(lastTrend) > time.Minute {
+		// The trend is one point a day: recorded a few seconds after
+		// events, not after every round of a busy stream of them.
+		if changed && time.Since(lastTrend) > trendAfterEvents || time.Since(lastTrend) > time.Minute {
 			if err := d.Store.UpdateTrend(ctx, d.now()); err != nil && ctx.Err() == nil {
 				d.Logger.Error("recording the trend", "error", err)
 			}
-			lastTrend = time.Now()
+			lastTrend, changed = time.Now(), false
 		}
 		if n == batch {
 			continue // more are waiting
@@ -104,6 +107,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 const batch = 500
+
+// trendAfterEvents is how soon after events the trend is recorded again.
+const trendAfterEvents = 5 * time.Second
 
 // Once dispatches the events after the cursor (at most one batch) and
 // returns how many it read.

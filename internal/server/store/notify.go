@@ -227,13 +227,17 @@ func (s *Store) AdvanceCursor(ctx context.Context, key string, to int64) (bool, 
 	return moved, err
 }
 
+// fleetCountsSQL sums the open findings of the images still present, from
+// the index images_trend alone (the day is its parameter).
+const fleetCountsSQL = `SELECT ?, COUNT(*), COALESCE(SUM(critical), 0), COALESCE(SUM(high), 0), COALESCE(SUM(medium), 0), COALESCE(SUM(low), 0), COALESCE(SUM(negligible), 0), COALESCE(SUM(unknown), 0)
+		FROM images WHERE gone_at = ''`
+
 // UpdateTrend records the fleet's open findings by severity for the day
 // of at (the day's row is replaced until the day ends).
 func (s *Store) UpdateTrend(ctx context.Context, at time.Time) error {
 	day := at.UTC().Format("2006-01-02")
 	_, err := s.exec(ctx, s.db, `INSERT INTO trend (day, images, critical, high, medium, low, negligible, unknown)
-		SELECT ?, COUNT(*), COALESCE(SUM(critical), 0), COALESCE(SUM(high), 0), COALESCE(SUM(medium), 0), COALESCE(SUM(low), 0), COALESCE(SUM(negligible), 0), COALESCE(SUM(unknown), 0)
-		FROM images WHERE gone_at = ''
+		`+fleetCountsSQL+`
 		ON CONFLICT (day) DO UPDATE SET images = excluded.images, critical = excluded.critical, high = excluded.high, medium = excluded.medium,
 		low = excluded.low, negligible = excluded.negligible, unknown = excluded.unknown`, day)
 	if err != nil {

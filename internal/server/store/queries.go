@@ -500,10 +500,18 @@ type Stored struct {
 	Inventory inventory.Inventory
 }
 
+// staleImagesSQL pages through the images matched against an older
+// database; the index images_stale says which are stale.
+const staleImagesSQL = `SELECT digest, target, inventory FROM images INDEXED BY images_stale WHERE db_updated < ? AND digest > ? ORDER BY digest LIMIT ?`
+
 // StaleImages returns up to limit images, by digest after after, last
 // matched against a database older than dbUpdated.
 func (s *Store) StaleImages(ctx context.Context, dbUpdated, after string, limit int) ([]Stored, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT digest, target, inventory FROM images WHERE db_updated < ? AND digest > ? ORDER BY digest LIMIT ?`), dbUpdated, after, limit)
+	query := staleImagesSQL
+	if s.dialect == Postgres {
+		query = strings.Replace(query, " INDEXED BY images_stale", "", 1)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), dbUpdated, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store %s: stale images: %w", s.where, err)
 	}
