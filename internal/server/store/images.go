@@ -348,53 +348,104 @@ func (s *Store) markSeen(ctx context.Context, tx *sql.Tx, digest string, fs []fi
 	return nil
 }
 
+// vulnRow is one row of image_vulns without its digest: a finding of an
+// image under one of its ids. Within an image a row is known by its id,
+// finding id, package type, name, version and path (image_vulns_page).
+type vulnRow struct {
+	VulnID, FindingID, Severity, Status, PackageType, PackageName, PackageVersion, PURL, Path, Layer, FixedVersions string
+}
+
+func (r vulnRow) values(digest string) []any {
+	return []any{digest, r.VulnID, r.FindingID, r.Severity, r.Status, r.PackageType, r.PackageName, r.PackageVersion, r.PURL, r.Path, r.Layer, r.FixedVersions}
+}
+
 // putVulns replaces an image's rows of the incident index: one row per
-// finding and id it is known by (its id and every alias).
+// finding and id it is known by (its id and every alias). Only what
+// changed is written: a re-match that adds one finding to an image writes
+// its rows, not every row and index entry of the image again.
 // It keeps vuln_images, the count of images by id, up to date: the
 // image's rows are locked with it (Record and Rematch hold its images row
-// for update), so the ids it had are those read here.
+// for update), so the rows it had are those read here.
 func (s *Store) putVulns(ctx context.Context, tx *sql.Tx, digest string, fs []finding.Finding) error {
-	delta := map[string]int{}
-	had, err := tx.QueryContext(ctx, s.q(`SELECT DISTINCT vuln_id FROM image_vulns WHERE digest = ?`), digest)
+	old := map[vulnRow]bool{}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions FROM image_vulns WHERE digest = ?`), digest)
 	if err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
-	for had.Next() {
-		var id string
-		if err := had.Scan(&id); err != nil {
-			had.Close()
+	for rows.Next() {
+		var r vulnRow
+		if err := rows.Scan(&r.VulnID, &r.FindingID, &r.Severity, &r.Status, &r.PackageType, &r.PackageName, &r.PackageVersion, &r.PURL, &r.Path, &r.Layer, &r.FixedVersions); err != nil {
+			rows.Close()
 			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 		}
-		delta[id] = -1
+		old[r] = true
 	}
-	had.Close()
-	if err := had.Err(); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
 	}
-	if _, err := s.exec(ctx, tx, `DELETE FROM image_vulns WHERE digest = ?`, digest); err != nil {
-		return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
-	}
-	has := map[string]bool{}
-	var rows [][]any
+	var cur []vulnRow
+	want := map[vulnRow]bool{}
 	for _, f := range fs {
-		ids := append([]string{f.ID}, f.Aliases...)
 		seen := map[string]bool{}
-		for _, id := range ids {
+		for _, id := range append([]string{f.ID}, f.Aliases...) {
 			id = strings.ToUpper(id)
 			if seen[id] {
 				continue
 			}
 			seen[id] = true
-			if !has[id] {
-				has[id] = true
-				delta[id]++
-			}
 			p := f.Package
-			rows = append(rows, []any{digest, id, f.ID, string(f.Severity), f.Status, p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer, strings.Join(f.FixedVersions, ",")})
+			r := vulnRow{id, f.ID, string(f.Severity), f.Status, p.Type, p.Name, p.Version, p.PURL, p.Path, p.Layer, strings.Join(f.FixedVersions, ",")}
+			if !want[r] {
+				want[r] = true
+				cur = append(cur, r)
+			}
 		}
 	}
-	if err := s.insertRows(ctx, tx, "image_vulns (digest, vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions)", rows); err != nil {
+	var gone []vulnRow
+	for r := range old {
+		if !want[r] {
+			gone = append(gone, r)
+		}
+	}
+	var add [][]any
+	if len(gone) > len(old)/2 {
+		// Most rows go: one statement for all, and every row written again.
+		if _, err := s.exec(ctx, tx, `DELETE FROM image_vulns WHERE digest = ?`, digest); err != nil {
+			return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+		}
+		for _, r := range cur {
+			add = append(add, r.values(digest))
+		}
+	} else {
+		// A row's key is unique within the image: deleting by key removes
+		// exactly the row that changed or went.
+		for _, r := range gone {
+			if _, err := s.exec(ctx, tx, `DELETE FROM image_vulns WHERE vuln_id = ? AND digest = ? AND package_name = ? AND package_version = ? AND path = ? AND finding_id = ? AND package_type = ?`,
+				r.VulnID, digest, r.PackageName, r.PackageVersion, r.Path, r.FindingID, r.PackageType); err != nil {
+				return fmt.Errorf("store %s: image %s: %w", s.where, digest, err)
+			}
+		}
+		for _, r := range cur {
+			if !old[r] {
+				add = append(add, r.values(digest))
+			}
+		}
+	}
+	if err := s.insertRows(ctx, tx, "image_vulns (digest, vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions)", add); err != nil {
 		return fmt.Errorf("store %s: image %s: findings: %w", s.where, digest, err)
+	}
+	// The image counts once per id it is known by, whatever its rows.
+	delta := map[string]int{}
+	for r := range old {
+		delta[r.VulnID] = -1
+	}
+	for r := range want {
+		if d, ok := delta[r.VulnID]; !ok {
+			delta[r.VulnID] = 1
+		} else if d == -1 {
+			delta[r.VulnID] = 0
+		}
 	}
 	// One statement, its rows in id order: two transactions updating
 	// common ids lock them in the same order and cannot deadlock.
