@@ -15,6 +15,9 @@ const (
 	madvHugepage = 14
 	// modeFile says which mappings the kernel backs with huge pages.
 	modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
+	// helperPath is where drydock run --runtime docker places drydock in
+	// a container (holdinit.Path; a test holds them equal).
+	helperPath = "/.drydock-init"
 )
 
 // Enabled reports whether this process asked for huge pages at start.
@@ -39,8 +42,8 @@ func wanted(cmdline, mode, godebug string) bool {
 	first := true
 	for a := range splitSeq(cmdline, 0) {
 		switch {
-		case first && a == "/.drydock-init":
-			return false // the helper drydock run places in containers
+		case first && a == helperPath:
+			return false
 		case !first && a == "server":
 			return false
 		}
@@ -54,7 +57,6 @@ func wanted(cmdline, mode, godebug string) bool {
 func mark() bool {
 	first := new([64]byte)
 	block := make([]byte, span)
-
 	lo := uintptr(unsafe.Pointer(first)) &^ (hugePage - 1)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
 	hi := (p + span) &^ (hugePage - 1)
@@ -66,8 +68,7 @@ func mark() bool {
 		ok = true
 	}
 	runtime.KeepAlive(first)
-	runtime.KeepAlive(block)
-	block = nil
+	runtime.KeepAlive(block) // and no use after: the collection below frees it
 	// Free the block now, so the objects of what follows go into it
 	// rather than into new, unmarked heap above it.
 	runtime.GC()

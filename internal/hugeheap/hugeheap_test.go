@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/drydockscan/drydock/internal/run/holdinit"
 )
 
 func TestWanted(t *testing.T) {
@@ -42,6 +44,14 @@ func TestWanted(t *testing.T) {
 				t.Errorf("wanted(%q, %q, %q) = %t, want %t", cmdline, tc.mode, tc.godebug, got, tc.want)
 			}
 		})
+	}
+}
+
+// The helper's path is holdinit's (imported here only: the package itself
+// must import nothing that would delay its initialisation).
+func TestHelperPath(t *testing.T) {
+	if helperPath != holdinit.Path {
+		t.Errorf("helperPath %q, holdinit.Path %q", helperPath, holdinit.Path)
 	}
 }
 
