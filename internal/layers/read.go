@@ -103,6 +103,7 @@ func ReadLayer(ctx context.Context, l source.Layer, o Options) (*LayerEntries, e
 		return nil, err
 	}
 	defer s.Close()
+	s.ReadAhead()
 	le, err := readTar(ctx, s, maxEntries)
 	if err != nil {
 		// A digest mismatch explains a broken tar better than the tar error.

@@ -286,6 +286,7 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 		return nil, verified{}, err
 	}
 	defer s.Close()
+	s.ReadAhead()
 	lr, err := w.WalkTar(ctx, s)
 	if err != nil {
 		// A digest mismatch explains a broken tar better than the tar error.

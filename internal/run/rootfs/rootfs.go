@@ -154,6 +154,7 @@ func (u *unpacker) layer(ctx context.Context, l Layer) error {
 		return err
 	}
 	defer s.Close()
+	s.ReadAhead()
 	return u.stream(ctx, l.Name, s, s.Finish)
 }
 
