@@ -49,6 +49,23 @@ func stores(t *testing.T) map[string]string {
 	return out
 }
 
+// eachStore runs fn on a store of each dialect (PostgreSQL when the test
+// server runs), opened with o and closed after.
+func eachStore(t *testing.T, o store.Options, fn func(t *testing.T, ctx context.Context, s *store.Store)) {
+	t.Helper()
+	for name, url := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := store.Open(ctx, url, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			fn(t, ctx, s)
+		})
+	}
+}
+
 // TestMigrationsFromEmpty: every migration applies to an empty store of
 // each dialect, a second open applies nothing, and the dialects have the
 // same versions.
@@ -99,85 +116,77 @@ func fnd(id string, aliases []string, p inventory.Package, sev finding.Severity,
 // package, re-matches it with a newer database and checks the events; a
 // retried scan is stored once.
 func TestRecordQueriesRematch(t *testing.T) {
-	for name, url := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			s, err := store.Open(ctx, url, store.Options{})
-			if err != nil {
-				t.Fatal(err)
+	eachStore(t, store.Options{}, func(t *testing.T, ctx context.Context, s *store.Store) {
+		text := pkg(inventory.TypeGo, "golang.org/x/text", "v0.3.5")
+		gin := pkg(inventory.TypeGo, "github.com/gin-gonic/gin", "v1.7.0")
+		inv := &inventory.Inventory{Packages: []inventory.Package{gin, text}}
+		f1 := fnd("CVE-2021-38561", []string{"GHSA-ppp9-7jff-5vj2", "GO-2021-0113"}, text, finding.High, "v0.3.7")
+		f2 := fnd("CVE-2023-26125", []string{"GO-2023-1737"}, gin, finding.Medium, "v1.9.0")
+		target := report.Target{Ref: "reg.example/app:1", Kind: "registry", ManifestDigest: "sha256:aaaa"}
+		rep := &report.Report{Target: target, Vulnerabilities: []finding.Finding{f1, f2},
+			Database: &report.Database{SchemaVersion: 1, Updated: "2026-01-01T00:00:00Z"}}
+		sc := &store.Scan{Kind: store.KindImage, Ref: target.Ref}
+		if err := s.CreateScan(ctx, sc); err != nil {
+			t.Fatal(err)
+		}
+		res := store.Result{ScanID: sc.ID, Report: rep, Inventory: inv, Repository: "reg.example/app", Tags: []string{"1"}}
+		for i, want := range []bool{true, false} {
+			ok, err := s.Record(ctx, res)
+			if err != nil || ok != want {
+				t.Fatalf("record #%d: %v, %v; want %v", i+1, ok, err, want)
 			}
-			defer s.Close()
-			text := pkg(inventory.TypeGo, "golang.org/x/text", "v0.3.5")
-			gin := pkg(inventory.TypeGo, "github.com/gin-gonic/gin", "v1.7.0")
-			inv := &inventory.Inventory{Packages: []inventory.Package{gin, text}}
-			f1 := fnd("CVE-2021-38561", []string{"GHSA-ppp9-7jff-5vj2", "GO-2021-0113"}, text, finding.High, "v0.3.7")
-			f2 := fnd("CVE-2023-26125", []string{"GO-2023-1737"}, gin, finding.Medium, "v1.9.0")
-			target := report.Target{Ref: "reg.example/app:1", Kind: "registry", ManifestDigest: "sha256:aaaa"}
-			rep := &report.Report{Target: target, Vulnerabilities: []finding.Finding{f1, f2},
-				Database: &report.Database{SchemaVersion: 1, Updated: "2026-01-01T00:00:00Z"}}
-			sc := &store.Scan{Kind: store.KindImage, Ref: target.Ref}
-			if err := s.CreateScan(ctx, sc); err != nil {
-				t.Fatal(err)
+		}
+		// Found by its id and by each alias, in any case.
+		for _, id := range []string{"CVE-2021-38561", "ghsa-ppp9-7jff-5vj2", "GO-2021-0113"} {
+			aff, _, err := s.ImagesWithVuln(ctx, id, store.Page{Limit: 100})
+			if err != nil || len(aff) != 1 || aff[0].Digest != "sha256:aaaa" || aff[0].Package != text.Name || aff[0].Version != text.Version ||
+				!slices.Equal(aff[0].FixedVersions, []string{"v0.3.7"}) || aff[0].Layer != text.Layer {
+				t.Errorf("images with %s: %+v, %v", id, aff, err)
 			}
-			res := store.Result{ScanID: sc.ID, Report: rep, Inventory: inv, Repository: "reg.example/app", Tags: []string{"1"}}
-			for i, want := range []bool{true, false} {
-				ok, err := s.Record(ctx, res)
-				if err != nil || ok != want {
-					t.Fatalf("record #%d: %v, %v; want %v", i+1, ok, err, want)
-				}
-			}
-			// Found by its id and by each alias, in any case.
-			for _, id := range []string{"CVE-2021-38561", "ghsa-ppp9-7jff-5vj2", "GO-2021-0113"} {
-				aff, _, err := s.ImagesWithVuln(ctx, id, store.Page{Limit: 100})
-				if err != nil || len(aff) != 1 || aff[0].Digest != "sha256:aaaa" || aff[0].Package != text.Name || aff[0].Version != text.Version ||
-					!slices.Equal(aff[0].FixedVersions, []string{"v0.3.7"}) || aff[0].Layer != text.Layer {
-					t.Errorf("images with %s: %+v, %v", id, aff, err)
-				}
-			}
-			hold, err := s.ImagesWithPackage(ctx, store.PackageKey(text.PURL, "", ""), nil, store.Page{Limit: 100})
-			if err != nil || hold.Images != 1 || len(hold.Holdings) != 1 || hold.Holdings[0].Version != "v0.3.5" {
-				t.Errorf("images with %s: %+v, %v", text.PURL, hold, err)
-			}
-			im, err := s.GetImage(ctx, "sha256:aaaa")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if im.Counts.High != 1 || im.Counts.Medium != 1 || len(im.History) != 1 || len(im.Tags) != 1 || im.Tags[0].Tag != "1" {
-				t.Errorf("image: counts %+v, history %d, tags %+v", im.Counts, len(im.History), im.Tags)
-			}
+		}
+		hold, err := s.ImagesWithPackage(ctx, store.PackageKey(text.PURL, "", ""), nil, store.Page{Limit: 100})
+		if err != nil || hold.Images != 1 || len(hold.Holdings) != 1 || hold.Holdings[0].Version != "v0.3.5" {
+			t.Errorf("images with %s: %+v, %v", text.PURL, hold, err)
+		}
+		im, err := s.GetImage(ctx, "sha256:aaaa")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if im.Counts.High != 1 || im.Counts.Medium != 1 || len(im.History) != 1 || len(im.Tags) != 1 || im.Tags[0].Tag != "1" {
+			t.Errorf("image: counts %+v, history %d, tags %+v", im.Counts, len(im.History), im.Tags)
+		}
 
-			// A newer database: f1 is gone, f3 is new.
-			f3 := fnd("CVE-2022-32149", []string{"GO-2022-1059"}, text, finding.High, "v0.3.8")
-			newer := &report.Database{SchemaVersion: 1, Updated: "2026-02-01T00:00:00Z"}
-			ch, err := s.Rematch(ctx, "sha256:aaaa", []finding.Finding{f2, f3}, newer)
-			if err != nil || ch.New != 1 || ch.Resolved != 1 {
-				t.Fatalf("rematch: %+v, %v", ch, err)
-			}
-			// The same database again changes nothing.
-			if ch, err := s.Rematch(ctx, "sha256:aaaa", nil, newer); err != nil || ch != (store.Rematched{}) {
-				t.Errorf("rematch with the same database: %+v, %v", ch, err)
-			}
-			evs, err := s.Events(ctx, store.EventQuery{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, e := range evs {
-				got = append(got, e.Type+" "+e.VulnID)
-			}
-			want := []string{"image.added ", "finding.new CVE-2022-32149", "finding.resolved CVE-2021-38561"}
-			if !slices.Equal(got, want) {
-				t.Errorf("events %q, want %q", got, want)
-			}
-			if aff, _, _ := s.ImagesWithVuln(ctx, "GO-2021-0113", store.Page{Limit: 100}); len(aff) != 0 {
-				t.Errorf("resolved finding still indexed: %+v", aff)
-			}
-			later, _ := s.Events(ctx, store.EventQuery{AfterID: evs[1].ID})
-			if len(later) != 1 || later[0].ID != evs[2].ID {
-				t.Errorf("events after %d: %+v", evs[1].ID, later)
-			}
-		})
-	}
+		// A newer database: f1 is gone, f3 is new.
+		f3 := fnd("CVE-2022-32149", []string{"GO-2022-1059"}, text, finding.High, "v0.3.8")
+		newer := &report.Database{SchemaVersion: 1, Updated: "2026-02-01T00:00:00Z"}
+		ch, err := s.Rematch(ctx, "sha256:aaaa", []finding.Finding{f2, f3}, newer)
+		if err != nil || ch.New != 1 || ch.Resolved != 1 {
+			t.Fatalf("rematch: %+v, %v", ch, err)
+		}
+		// The same database again changes nothing.
+		if ch, err := s.Rematch(ctx, "sha256:aaaa", nil, newer); err != nil || ch != (store.Rematched{}) {
+			t.Errorf("rematch with the same database: %+v, %v", ch, err)
+		}
+		evs, err := s.Events(ctx, store.EventQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range evs {
+			got = append(got, e.Type+" "+e.VulnID)
+		}
+		want := []string{"image.added ", "finding.new CVE-2022-32149", "finding.resolved CVE-2021-38561"}
+		if !slices.Equal(got, want) {
+			t.Errorf("events %q, want %q", got, want)
+		}
+		if aff, _, _ := s.ImagesWithVuln(ctx, "GO-2021-0113", store.Page{Limit: 100}); len(aff) != 0 {
+			t.Errorf("resolved finding still indexed: %+v", aff)
+		}
+		later, _ := s.Events(ctx, store.EventQuery{AfterID: evs[1].ID})
+		if len(later) != 1 || later[0].ID != evs[2].ID {
+			t.Errorf("events after %d: %+v", evs[1].ID, later)
+		}
+	})
 }
 
 func TestTokens(t *testing.T) {

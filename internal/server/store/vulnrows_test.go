@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -38,53 +37,45 @@ func TestRematchRowsEqualAFreshWrite(t *testing.T) {
 		{f1, f2, f3, f4},  // all back
 		{f1, f2, f3, f4},  // nothing changes
 	}
-	for name, url := range stores(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			s, err := store.Open(ctx, url, store.Options{})
-			if err != nil {
+	eachStore(t, store.Options{}, func(t *testing.T, ctx context.Context, s *store.Store) {
+		inv := &inventory.Inventory{Packages: []inventory.Package{gin, text, net}}
+		record := func(digest string, fs []finding.Finding) {
+			t.Helper()
+			target := report.Target{Ref: "reg.example/app:1", Kind: "registry", ManifestDigest: digest}
+			rep := &report.Report{Target: target, Vulnerabilities: fs, Database: &report.Database{SchemaVersion: 1, Updated: "2026-01-01T00:00:00Z"}}
+			sc := &store.Scan{Kind: store.KindImage, Ref: target.Ref}
+			if err := s.CreateScan(ctx, sc); err != nil {
 				t.Fatal(err)
 			}
-			defer s.Close()
-			inv := &inventory.Inventory{Packages: []inventory.Package{gin, text, net}}
-			record := func(digest string, fs []finding.Finding) {
-				t.Helper()
-				target := report.Target{Ref: "reg.example/app:1", Kind: "registry", ManifestDigest: digest}
-				rep := &report.Report{Target: target, Vulnerabilities: fs, Database: &report.Database{SchemaVersion: 1, Updated: "2026-01-01T00:00:00Z"}}
-				sc := &store.Scan{Kind: store.KindImage, Ref: target.Ref}
-				if err := s.CreateScan(ctx, sc); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := s.Record(ctx, store.Result{ScanID: sc.ID, Report: rep, Inventory: inv, Repository: "reg.example/app", Tags: []string{"1"}}); err != nil {
-					t.Fatal(err)
-				}
+			if _, err := s.Record(ctx, store.Result{ScanID: sc.ID, Report: rep, Inventory: inv, Repository: "reg.example/app", Tags: []string{"1"}}); err != nil {
+				t.Fatal(err)
 			}
-			record("sha256:aaaa", []finding.Finding{f1, f2})
-			for i, fs := range steps {
-				newer := &report.Database{Updated: time.Date(2026, 2, 1+i, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)}
-				if _, err := s.Rematch(ctx, "sha256:aaaa", fs, newer); err != nil {
-					t.Fatalf("step %d: %v", i, err)
-				}
-				fresh := fmt.Sprintf("sha256:f%03d", i)
-				record(fresh, fs)
-				got, want := vulnRows(t, s.SQL(), s, "sha256:aaaa"), vulnRows(t, s.SQL(), s, fresh)
-				if !slices.Equal(got, want) {
-					t.Errorf("step %d: rows after the re-match\n%s\nwant (a fresh write)\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
-				}
-				checkVulnImages(t, s, i)
+		}
+		record("sha256:aaaa", []finding.Finding{f1, f2})
+		for i, fs := range steps {
+			newer := &report.Database{Updated: time.Date(2026, 2, 1+i, 0, 0, 0, 0, time.UTC).Format(time.RFC3339)}
+			if _, err := s.Rematch(ctx, "sha256:aaaa", fs, newer); err != nil {
+				t.Fatalf("step %d: %v", i, err)
 			}
-		})
-	}
+			fresh := fmt.Sprintf("sha256:f%03d", i)
+			record(fresh, fs)
+			got, want := vulnRows(t, s, "sha256:aaaa"), vulnRows(t, s, fresh)
+			if !slices.Equal(got, want) {
+				t.Errorf("step %d: rows after the re-match\n%s\nwant (a fresh write)\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			checkVulnImages(t, s, i)
+		}
+	})
 }
 
 // vulnRows returns an image's rows of image_vulns without the digest, sorted.
-func vulnRows(t *testing.T, db *sql.DB, s *store.Store, digest string) []string {
+func vulnRows(t *testing.T, s *store.Store, digest string) []string {
 	t.Helper()
 	q := `SELECT vuln_id, finding_id, severity, status, package_type, package_name, package_version, purl, path, layer, fixed_versions FROM image_vulns WHERE digest = ?`
 	if s.Dialect() == store.Postgres {
 		q = strings.Replace(q, "?", "$1", 1)
 	}
-	rows, err := db.Query(q, digest)
+	rows, err := s.SQL().Query(q, digest)
 	if err != nil {
 		t.Fatal(err)
 	}
