@@ -49,6 +49,23 @@ type warnings struct{ buf bytes.Buffer }
 
 func (w *warnings) logger() *slog.Logger { return slog.New(slog.NewTextHandler(&w.buf, nil)) }
 
+// fsCache opens a file cache in dir whose warnings go to the returned
+// buffer.
+func fsCache(t *testing.T, dir string) (*cache.Cache, *warnings) {
+	t.Helper()
+	s, err := cache.OpenFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &warnings{}
+	return cache.New(s, w.logger()), w
+}
+
+// entryPath is where a file cache in dir keeps the entry of k.
+func entryPath(dir string, k cache.Key) string {
+	return filepath.Join(dir, string(k)[:2], string(k))
+}
+
 func inputs() cache.Inputs {
 	in := cache.NewInputs(analyze.ModeImage, analyzers.For(analyze.ModeImage))
 	in.Limits["walk.max_file_size"] = 1 << 30
@@ -223,19 +240,13 @@ func TestCorruptEntries(t *testing.T) {
 	in := inputs()
 	key, key2 := in.Key(diffID), in.Key(diff2)
 	for name, damage := range damages() {
-
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := cache.OpenFS(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var w warnings
-			c := cache.New(s, w.logger())
+			c, w := fsCache(t, dir)
 			c.Put(ctx, key, &cache.Entry{Blob: diffID, DiffID: diffID, Result: lr})
 			c.Put(ctx, key2, &cache.Entry{Blob: diff2, DiffID: diff2, Result: lr2})
-			path := filepath.Join(dir, string(key)[:2], string(key))
-			damage(t, path, filepath.Join(dir, string(key2)[:2], string(key2)))
+			path := entryPath(dir, key)
+			damage(t, path, entryPath(dir, key2))
 			if e, ok := c.Get(ctx, key); ok {
 				t.Fatalf("a damaged entry gave a result: %s", mustJSON(t, e.Result))
 			}
@@ -272,12 +283,7 @@ func TestMalformedIndex(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s, err := cache.OpenFS(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var w warnings
-			c := cache.New(s, w.logger())
+			c, w := fsCache(t, t.TempDir())
 			key := inputs().Key(diffID)
 			bent := *lr
 			bent.Index = bad(lr.Index)
@@ -316,7 +322,7 @@ func TestFSPruneOrder(t *testing.T) {
 		c.Put(ctx, k, &cache.Entry{Blob: d, DiffID: d, Result: lr})
 		// p0 used 40 days ago, p1 3 days ago, p2 2 days ago, p3 1 day ago.
 		used := now.Add(-time.Duration([]int{40, 3, 2, 1}[i]) * 24 * time.Hour)
-		p := filepath.Join(dir, string(k)[:2], string(k))
+		p := entryPath(dir, k)
 		if err := os.Chtimes(p, used, used); err != nil {
 			t.Fatal(err)
 		}
@@ -478,21 +484,15 @@ func TestCorruptImageEntries(t *testing.T) {
 	entry := &cache.ImageEntry{Layers: []cache.LayerID{{Blob: diffID, DiffID: diffID}}, Result: []byte(`{"Inventory":{}}`)}
 	// "other" is the layer entry: another kind of entry under the image's key.
 	for name, damage := range damages() {
-
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := cache.OpenFS(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var w warnings
-			c := cache.New(s, w.logger())
+			c, w := fsCache(t, dir)
 			c.PutImage(ctx, key, entry)
 			c.Put(ctx, layerKey, &cache.Entry{Blob: diffID, DiffID: diffID, Result: lr})
 			if got, ok := c.GetImage(ctx, key); !ok || mustJSON(t, got) != mustJSON(t, entry) {
 				t.Fatalf("the sound entry did not read back: %v %s", ok, mustJSON(t, got))
 			}
-			damage(t, filepath.Join(dir, string(key)[:2], string(key)), filepath.Join(dir, string(layerKey)[:2], string(layerKey)))
+			damage(t, entryPath(dir, key), entryPath(dir, layerKey))
 			if e, ok := c.GetImage(ctx, key); ok {
 				t.Fatalf("a damaged image entry gave a result: %s", mustJSON(t, e))
 			}
