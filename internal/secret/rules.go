@@ -10,6 +10,7 @@ package secret
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -52,8 +53,12 @@ func lazy(expr string) Pattern {
 // .env files and configuration formats.
 var configFiles = lazy(`(?i)(^|/)(\.env(\.[^/]*)?|[^/]+\.env|[^/]+\.(conf|cfg|cnf|ini|properties|ya?ml|toml|json|xml)|credentials|secrets?)$`)
 
-// Rules returns the built-in rules, in a fixed order.
-func Rules() []Rule {
+// Rules returns the built-in rules, in a fixed order. Their patterns are
+// shared by every caller, so each compiles once in a process, however many
+// scanners it builds (a server builds one per scan).
+func Rules() []Rule { return slices.Clone(builtinRules()) }
+
+var builtinRules = sync.OnceValue(func() []Rule {
 	return []Rule{
 		{
 			ID: "aws-access-key-id", Title: "AWS access key ID", Severity: finding.Critical,
@@ -128,7 +133,7 @@ func Rules() []Rule {
 			Skip:     placeholder,
 		},
 	}
-}
+})
 
 // placeholder reports whether a password value is a placeholder, a
 // reference or an empty marker rather than a password.
