@@ -79,6 +79,7 @@ func fdStdin(tid int) string {
 type procStatus struct {
 	tgid, ppid int
 	uid        int // real uid, as the host sees it
+	tracer     int // TracerPid: the tracing thread's tid, 0 when not traced
 }
 
 func readStatus(tid int) (procStatus, error) {
@@ -105,6 +106,8 @@ func readStatus(tid int) (procStatus, error) {
 			s.ppid = n
 		case "Uid":
 			s.uid = n
+		case "TracerPid":
+			s.tracer = n
 		}
 	}
 	if s.tgid == 0 {

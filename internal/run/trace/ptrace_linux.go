@@ -82,6 +82,17 @@ func (ptraceTracer) Attach(ctx context.Context, t Target) (Session, error) {
 	if t.PID <= 0 {
 		return nil, fmt.Errorf("ptrace trace: no target pid")
 	}
+	s := newPtraceSession(ctx, t)
+	ready := make(chan error, 1)
+	go s.run(t.PID, ready)
+	if err := <-ready; err != nil {
+		<-s.finished
+		return nil, err
+	}
+	return s, nil
+}
+
+func newPtraceSession(ctx context.Context, t Target) *ptraceSession {
 	s := &ptraceSession{
 		ctx:      ctx,
 		out:      make(chan Event, 1024),
@@ -97,13 +108,7 @@ func (ptraceTracer) Attach(ctx context.Context, t Target) (Session, error) {
 			s.ops[nr] = o
 		}
 	}
-	ready := make(chan error, 1)
-	go s.run(t.PID, ready)
-	if err := <-ready; err != nil {
-		<-s.finished
-		return nil, err
-	}
-	return s, nil
+	return s
 }
 
 type ptraceSession struct {
@@ -243,12 +248,16 @@ func ptrace(req int, pid int, addr, data uintptr) error {
 }
 
 // drain handles every stop and exit the kernel has for this thread's
-// tracees (__WNOTHREAD: never the statuses of other children of the
-// process).
+// tracees (__WNOTHREAD: never the statuses of other threads' children).
+// This thread may also be the parent of processes that are not traced: Go
+// ran other goroutines on it, and their os/exec children, before run locked
+// it. Those belong to their own Wait, so drain looks before it reaps
+// (waitid with WNOWAIT) and leaves them be; while one of them waits to be
+// reaped, it would hide the tracees behind it, and drain asks for each
+// known tracee by its tid instead.
 func (s *ptraceSession) drain() {
 	for !s.stop {
-		var ws unix.WaitStatus
-		tid, err := unix.Wait4(-1, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+		pid, code, err := peekChild()
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -258,11 +267,80 @@ func (s *ptraceSession) drain() {
 			}
 			return
 		}
-		if tid <= 0 {
+		if pid <= 0 {
 			return
 		}
-		s.handle(tid, ws)
+		if s.threads[pid] == nil && code != cldTrapped && !tracedByThisThread(pid) {
+			s.drainEach()
+			return
+		}
+		if !s.reap(pid) {
+			return
+		}
 	}
+}
+
+// drainEach handles the pending stops and exits of the known tracees one
+// tid at a time; a stop names the new processes and threads, which are
+// then asked for too.
+func (s *ptraceSession) drainEach() {
+	for progress := true; progress && !s.stop; {
+		progress = false
+		for tid := range s.threads {
+			if s.stop {
+				return
+			}
+			if s.reap(tid) {
+				progress = true
+			}
+		}
+	}
+}
+
+// reap takes the pending status of tracee tid, if it has one, and handles it.
+func (s *ptraceSession) reap(tid int) bool {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil || got <= 0 {
+			return false
+		}
+		s.handle(got, ws)
+		return true
+	}
+}
+
+// cldTrapped is the si_code of a ptrace stop: only a tracee has one.
+const cldTrapped = 4
+
+// siginfoChld is the head of a siginfo_t for SIGCHLD on 64-bit Linux.
+type siginfoChld struct {
+	signo, errno, code int32
+	_                  int32
+	pid, uid, status   int32
+	_                  [100]byte
+}
+
+// peekChild names a child or tracee of this thread that has a status to
+// report, without taking it: its pid (0 when none has) and the si_code.
+func peekChild() (pid int, code int32, err error) {
+	var si siginfoChld
+	_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_ALL, 0, uintptr(unsafe.Pointer(&si)),
+		unix.WEXITED|unix.WNOHANG|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, 0, 0)
+	if e != 0 {
+		return 0, 0, e
+	}
+	return int(si.pid), si.code, nil
+}
+
+// tracedByThisThread says whether pid is traced from the calling thread (a
+// tracee that ended before its first stop was seen).
+func tracedByThisThread(pid int) bool {
+	st, err := readStatus(pid)
+	return err == nil && st.tracer == unix.Gettid()
 }
 
 // reapGone forgets the threads that no longer exist, should their exit
