@@ -1,6 +1,7 @@
 package netobs
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func (h *Handler) dnsAnswer(t time.Time, msg []byte) ([]byte, bool) {
 }
 
 // dnsTypeName is the name recorded for a query type: its mnemonic, or
-// "Unknown".
+// TYPEnnn for a type without one (RFC 3597 5).
 func dnsTypeName(t dnsmessage.Type) string {
 	switch t {
 	case 1:
@@ -134,5 +135,5 @@ func dnsTypeName(t dnsmessage.Type) string {
 	case 256:
 		return "URI"
 	}
-	return "Unknown"
+	return "TYPE" + strconv.Itoa(int(t))
 }

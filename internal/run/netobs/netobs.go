@@ -198,6 +198,11 @@ func (h *Handler) handle(t time.Time, pkt []byte) [][]byte {
 		if tcp.flags&(tcpSYN|tcpACK) == tcpSYN {
 			h.attempt(t, proto, p.src, int(tcp.sport), p.dst, int(tcp.dport), 0)
 		}
+		if !errorAllowed(&p) {
+			// TCP is between two hosts: a segment to a group or the
+			// broadcast address is dropped (RFC 1122 4.2.3.10).
+			return nil
+		}
 		return [][]byte{tcpReset(&p, tcp)}
 	case protoUDP:
 		udp, ok := parseUDP(p.l4)
@@ -217,10 +222,8 @@ func (h *Handler) handle(t time.Time, pkt []byte) [][]byte {
 			proto = "udp6"
 		}
 		h.attempt(t, proto, p.src, int(udp.sport), p.dst, int(udp.dport), len(udp.payload))
-		if !p.v6 {
-			if r := portUnreachable(&p); r != nil {
-				return [][]byte{r}
-			}
+		if r := portUnreachable(&p); r != nil {
+			return [][]byte{r}
 		}
 		return nil
 	case protoICMPv4, protoICMPv6:

@@ -3,6 +3,7 @@ package netobs_test
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -153,6 +154,8 @@ func decodeReply(t *testing.T, b []byte) gopacket.Packet {
 			_ = l.SetNetworkLayerForChecksum(p.NetworkLayer())
 		case *layers.UDP:
 			_ = l.SetNetworkLayerForChecksum(p.NetworkLayer())
+		case *layers.ICMPv6:
+			_ = l.SetNetworkLayerForChecksum(p.NetworkLayer())
 		}
 		c, ok := l.(gopacket.LayerWithChecksum)
 		if !ok {
@@ -285,6 +288,13 @@ func checkAgainstOracle(t *testing.T, pkt []byte) {
 		} else if len(res.Attempts) != 0 {
 			t.Errorf("attempts %+v for a segment that is not a SYN", res.Attempts)
 		}
+		if !oneHost(v.src) || !oneHost(v.dst) {
+			// RFC 1122 4.2.3.10: dropped, not reset.
+			if len(replies) != 0 {
+				t.Errorf("%d replies to a segment from %s to %s", len(replies), v.src, v.dst)
+			}
+			return
+		}
 		if len(replies) != 1 {
 			t.Fatalf("%d replies to a TCP segment", len(replies))
 		}
@@ -302,14 +312,20 @@ func checkAgainstOracle(t *testing.T, pkt []byte) {
 			t.Errorf("DNS %+v recorded for a datagram recorded as an attempt", res.DNS)
 		}
 		wantAttempt(proto("udp"), int(v.udp.DstPort), len(v.udp.Payload))
-		if v.v6 {
+		if !oneHost(v.src) || !oneHost(v.dst) {
+			// RFC 1122 3.2.2, RFC 4443 2.4 (e): no error about a
+			// datagram for a group or from no single host.
 			if len(replies) != 0 {
-				t.Errorf("%d replies to an IPv6 datagram", len(replies))
+				t.Errorf("%d replies to a datagram from %s to %s", len(replies), v.src, v.dst)
 			}
 			return
 		}
 		if len(replies) != 1 {
 			t.Fatalf("%d replies to a UDP datagram", len(replies))
+		}
+		if v.v6 {
+			checkUnreachable6(t, decodeReply(t, replies[0]), pkt, v)
+			return
 		}
 		checkUnreachable(t, decodeReply(t, replies[0]), v)
 	case "icmp":
@@ -370,6 +386,40 @@ func checkUnreachable(t *testing.T, p gopacket.Packet, v oracleView) {
 	}
 }
 
+// checkUnreachable6: ICMPv6 port unreachable quoting as much of the
+// packet as fits in 1,280 bytes (RFC 4443 3.1).
+func checkUnreachable6(t *testing.T, p gopacket.Packet, pkt []byte, v oracleView) {
+	t.Helper()
+	checkAddrs(t, p, v)
+	icmp, ok := p.Layer(layers.LayerTypeICMPv6).(*layers.ICMPv6)
+	if !ok {
+		t.Fatalf("reply is not ICMPv6: %v", p)
+	}
+	if icmp.TypeCode != layers.CreateICMPv6TypeCode(layers.ICMPv6TypeDestinationUnreachable, layers.ICMPv6CodePortUnreachable) {
+		t.Errorf("ICMPv6 %v", icmp.TypeCode)
+	}
+	if len(p.Data()) > 1280 {
+		t.Errorf("ICMPv6 error of %d bytes, more than the minimum MTU", len(p.Data()))
+	}
+	// The packet as its length field bounds it, then cut to fit.
+	whole := pkt[:min(len(pkt), 40+int(binary.BigEndian.Uint16(pkt[4:6])))]
+	quote := whole[:min(len(whole), 1280-40-8)]
+	// ICMPv6's payload starts after the 4 unused bytes of this type.
+	if got := icmp.Payload; len(got) < 4 || !bytes.Equal(got[:4], []byte{0, 0, 0, 0}) || !bytes.Equal(got[4:], quote) {
+		t.Errorf("ICMPv6 payload %x, want 4 zero bytes and %x", got, quote)
+	}
+}
+
+// oneHost says whether an address names a single host, as the ICMP
+// error rules read it: not unspecified, multicast, IPv4 class E or the
+// IPv4 broadcast.
+func oneHost(a netip.Addr) bool {
+	if a.IsUnspecified() || a.IsMulticast() {
+		return false
+	}
+	return !a.Is4() || a.As4()[0] < 240
+}
+
 func checkAddrs(t *testing.T, p gopacket.Packet, v oracleView) {
 	t.Helper()
 	var src, dst []byte
@@ -421,8 +471,14 @@ func checkDNS(t *testing.T, pkt []byte, v oracleView, replies [][]byte, res neto
 	for i, rec := range res.DNS {
 		qu := q.Questions[i]
 		name := strings.TrimSuffix(strings.ToLower(string(qu.Name)), ".")
-		if rec.Name != name || rec.Type != qu.Type.String() {
-			t.Errorf("question %d recorded as %q %s, gopacket reads %q %s", i, rec.Name, rec.Type, name, qu.Type)
+		// gopacket calls a type it has no mnemonic for "Unknown"; the
+		// record uses RFC 3597's form.
+		wantType := qu.Type.String()
+		if wantType == "Unknown" {
+			wantType = fmt.Sprintf("TYPE%d", uint16(qu.Type))
+		}
+		if rec.Name != name || rec.Type != wantType {
+			t.Errorf("question %d recorded as %q %s, gopacket reads %q %s", i, rec.Name, rec.Type, name, wantType)
 		}
 		wantAnswer := qu.Type == layers.DNSTypeA && qu.Class == layers.DNSClassIN && name != "" && len(name) <= 253
 		if (rec.Answer != "") != wantAnswer {

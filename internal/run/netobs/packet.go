@@ -33,8 +33,9 @@ const maxIPLen = 0xffff
 type packet struct {
 	v6       bool
 	src, dst netip.Addr
-	// header and payload are the IPv4 header (with its options) and what
-	// follows it, bounded by the total length: ICMP quotes them.
+	// header and payload are the IP header (IPv4 with its options, IPv6's
+	// fixed 40 bytes) and what follows it, bounded by the packet's length:
+	// ICMP errors quote them.
 	header, payload []byte
 	// proto is the transport protocol after any extension headers, l4 its
 	// header and data (bounded by the IP length); hasL4 is false when there
@@ -139,6 +140,7 @@ func parseIPv6(b []byte) (packet, bool) {
 	if n < len(payload) {
 		payload = payload[:n]
 	}
+	p.header, p.payload = b[:40], payload
 	next := b[6]
 	if next == protoHopByHop {
 		// In first place the hop-by-hop header may carry the jumbo
@@ -399,10 +401,31 @@ func tcpReset(p *packet, in tcpSegment) []byte {
 	return pkt
 }
 
-// portUnreachable builds the ICMPv4 destination unreachable (port) answer
-// to an IPv4 packet: it quotes the packet's IP header and the first 8
-// bytes of what follows (RFC 792).
+// minIPv6MTU bounds an ICMPv6 error packet (RFC 4443 2.4 (c)).
+const minIPv6MTU = 1280
+
+// portUnreachable builds the ICMP destination unreachable (port) answer
+// to a datagram: for IPv4 it quotes the packet's IP header and the first
+// 8 bytes of what follows (RFC 792); for IPv6 as much of the packet as
+// keeps the answer within the minimum MTU (RFC 4443 3.1). A host sends no
+// error about a packet that was not for it alone, or whose source names
+// no single host (RFC 1122 3.2.2, RFC 4443 2.4 (e)): nil then.
 func portUnreachable(p *packet) []byte {
+	if !errorAllowed(p) {
+		return nil
+	}
+	if p.v6 {
+		quote := append(p.header[:len(p.header):len(p.header)], p.payload...)
+		quote = quote[:min(len(quote), minIPv6MTU-40-8)]
+		pkt, l4 := reply(p.dst, p.src, protoICMPv6, 8+len(quote))
+		if pkt == nil {
+			return nil
+		}
+		l4[0], l4[1] = 1, 4 // destination unreachable, port unreachable
+		copy(l4[8:], quote)
+		binary.BigEndian.PutUint16(l4[2:4], transportChecksum(pkt, l4))
+		return pkt
+	}
 	quote := p.payload[:min(8, len(p.payload))]
 	pkt, l4 := reply(p.dst, p.src, protoICMPv4, 8+len(p.header)+len(quote))
 	if pkt == nil {
@@ -413,6 +436,22 @@ func portUnreachable(p *packet) []byte {
 	copy(l4[8+len(p.header):], quote)
 	binary.BigEndian.PutUint16(l4[2:4], ^fold(sum(0, l4)))
 	return pkt
+}
+
+// errorAllowed says whether an ICMP error may answer p: its destination
+// is one host's (not multicast, not the IPv4 broadcast) and so is its
+// source (not unspecified, multicast, broadcast or IPv4 class E).
+func errorAllowed(p *packet) bool {
+	one := func(a netip.Addr) bool {
+		if !a.IsValid() || a.IsUnspecified() || a.IsMulticast() {
+			return false
+		}
+		if a.Is4() {
+			return a.As4()[0] < 240 // class E and 255.255.255.255
+		}
+		return true
+	}
+	return one(p.src) && one(p.dst)
 }
 
 // udpReply builds a UDP datagram from sport to dport answering p.
