@@ -32,7 +32,9 @@ func TestPtraceLeavesOtherChildren(t *testing.T) {
 		runtime.LockOSThread()
 		var r result
 		other := exec.Command("sh", "-c", "exit 3")
-		traced := exec.Command("sh", "-c", "sleep 1; exit 5")
+		// The first sleep may start before the tracer seizes the shell;
+		// the second starts after.
+		traced := exec.Command("sh", "-c", "sleep 0.3; sleep 0.5; exit 5")
 		if r.otherErr = other.Start(); r.otherErr != nil {
 			done <- r
 			return
