@@ -287,9 +287,15 @@ func primaryURL(r *vulndb.Record) string {
 	return ""
 }
 
-// record returns a full record, read once per Match.
+// record returns a full record, read once per Match (or per shared
+// Reads).
 func (m *matcher) record(id string) (*vulndb.Record, error) {
 	if r, ok := m.records[id]; ok {
+		return r, nil
+	}
+	k := recordKey{"", id}
+	if r, ok := m.reads.record(k); ok {
+		m.records[id] = r
 		return r, nil
 	}
 	if err := m.ctx.Err(); err != nil {
@@ -300,25 +306,28 @@ func (m *matcher) record(id string) (*vulndb.Record, error) {
 		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
 	m.records[id] = &r
+	m.reads.putRecord(k, &r)
 	return &r, nil
 }
 
-// severities returns a CVE's enrichment ratings, read once per Match.
+// severities returns a CVE's enrichment ratings, read once per Match (or
+// per shared Reads).
 func (m *matcher) severities(cve string) ([]vulndb.Severity, error) {
-	if s, ok := m.sevs[cve]; ok {
+	if s, ok := m.reads.severities(cve); ok {
 		return s, nil
 	}
 	s, err := m.db.Severities(cve)
 	if err != nil {
 		return nil, fmt.Errorf("severities of %s: %w", cve, err)
 	}
-	m.sevs[cve] = s
+	m.reads.putSeverities(cve, s)
 	return s, nil
 }
 
-// kevEntry returns a CVE's KEV entry or nil, read once per Match.
+// kevEntry returns a CVE's KEV entry or nil, read once per Match (or per
+// shared Reads).
 func (m *matcher) kevEntry(cve string) (*vulndb.KEV, error) {
-	if k, ok := m.kev[cve]; ok {
+	if k, ok := m.reads.kevEntry(cve); ok {
 		return k, nil
 	}
 	k, found, err := m.db.KEV(cve)
@@ -329,6 +338,6 @@ func (m *matcher) kevEntry(cve string) (*vulndb.KEV, error) {
 	if found {
 		kp = &k
 	}
-	m.kev[cve] = kp
+	m.reads.putKEV(cve, kp)
 	return kp, nil
 }

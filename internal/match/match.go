@@ -107,6 +107,9 @@ type Options struct {
 	// Logger receives debug logs about skipped packages and versions
 	// (nil: none).
 	Logger *slog.Logger
+	// Reads, when not nil, is shared with other matches against the same
+	// open database (see Reads); nil: this match reads for itself.
+	Reads *Reads
 }
 
 // Match returns the findings of every package of inv, sorted with
@@ -122,8 +125,10 @@ func Match(ctx context.Context, db DB, inv *inventory.Inventory, opts Options) (
 		opts:    opts,
 		log:     opts.Logger,
 		records: map[string]*vulndb.Record{},
-		sevs:    map[string][]vulndb.Severity{},
-		kev:     map[string]*vulndb.KEV{},
+		reads:   opts.Reads,
+	}
+	if m.reads == nil {
+		m.reads = NewReads()
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -157,24 +162,21 @@ func Match(ctx context.Context, db DB, inv *inventory.Inventory, opts Options) (
 	return out, nil
 }
 
-// matcher holds one Match call's state: caches of what was read from the
-// database.
+// matcher holds one Match call's state: the records it uses by id, and
+// what was read from the database (its own, or shared).
 type matcher struct {
 	ctx     context.Context
 	db      DB
 	opts    Options
 	log     *slog.Logger
 	records map[string]*vulndb.Record
-	sevs    map[string][]vulndb.Severity
-	kev     map[string]*vulndb.KEV
+	reads   *Reads
 }
 
 // lookup runs the prefilter and the version check for every target on one
 // snapshot. hits[i] are target i's matching candidates.
 func (m *matcher) lookup(targets []target) ([][]hit, error) {
 	hits := make([][]hit, len(targets))
-	type key struct{ eco, name string }
-	cache := map[key][]store.Candidate{}
 	err := m.db.Lookup(func(l *store.Lookup) error {
 		for i := range targets {
 			t := &targets[i]
@@ -183,15 +185,15 @@ func (m *matcher) lookup(targets []target) ([][]hit, error) {
 					return err
 				}
 			}
-			k := key{t.eco, t.name}
-			cands, ok := cache[k]
+			k := candKey{t.eco, t.name}
+			cands, ok := m.reads.candidates(k)
 			if !ok {
 				var err error
 				cands, err = l.Candidates(nil, t.eco, t.name)
 				if err != nil {
 					return fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
 				}
-				cache[k] = cands
+				m.reads.putCandidates(k, cands)
 			}
 			for j := range cands {
 				c := &cands[j]
@@ -246,12 +248,27 @@ func (m *matcher) prefetch(hits [][]hit) error {
 	}
 	slices.Sort(ids)
 	fr, byFeed := m.db.(feedRecorder)
-	recs := make([]vulndb.Record, len(ids))
+	key := func(id string) recordKey {
+		if byFeed {
+			return recordKey{from[id].Feed, id}
+		}
+		return recordKey{"", id}
+	}
+	// What the shared reads hold already is not read again.
+	var missing []string
+	for _, id := range ids {
+		if r, ok := m.reads.record(key(id)); ok {
+			m.records[id] = r
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	recs := make([]vulndb.Record, len(missing))
 	g, ctx := errgroup.WithContext(m.ctx)
-	workers := min(runtime.GOMAXPROCS(0), len(ids)/16+1)
+	workers := min(runtime.GOMAXPROCS(0), len(missing)/16+1)
 	for w := range workers {
 		g.Go(func() error {
-			for i := w; i < len(ids); i += workers {
+			for i := w; i < len(missing); i += workers {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -260,12 +277,12 @@ func (m *matcher) prefetch(hits [][]hit) error {
 					err error
 				)
 				if byFeed {
-					r, err = fr.FeedRecord(from[ids[i]].Feed, ids[i])
+					r, err = fr.FeedRecord(from[missing[i]].Feed, missing[i])
 				} else {
-					r, err = m.db.Record(ids[i])
+					r, err = m.db.Record(missing[i])
 				}
 				if err != nil {
-					return fmt.Errorf("record %s: %w", ids[i], err)
+					return fmt.Errorf("record %s: %w", missing[i], err)
 				}
 				recs[i] = r
 			}
@@ -275,8 +292,9 @@ func (m *matcher) prefetch(hits [][]hit) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for i, id := range ids {
+	for i, id := range missing {
 		m.records[id] = &recs[i]
+		m.reads.putRecord(key(id), &recs[i])
 	}
 	return nil
 }

@@ -123,6 +123,9 @@ func (k *DBKeeper) Rematch(ctx context.Context) (RematchStats, error) {
 	}
 	st.DBUpdated = store.Stamp(meta.Updated)
 	start := time.Now()
+	// The images share their bases and so most of their records: each
+	// record is decoded once for the whole fleet, from this database.
+	opts := match.Options{IncludeOSOwned: k.IncludeOSOwned, Reads: match.NewReads()}
 	after := ""
 	for {
 		batch, err := k.Store.StaleImages(ctx, st.DBUpdated, after, 100)
@@ -134,7 +137,7 @@ func (k *DBKeeper) Rematch(ctx context.Context) (RematchStats, error) {
 		}
 		for _, im := range batch {
 			after = im.Digest
-			m, err := pipeline.MatchStore(ctx, db, k.DB.Path, &im.Inventory, time.Now(), match.Options{IncludeOSOwned: k.IncludeOSOwned}, discard)
+			m, err := pipeline.MatchStore(ctx, db, k.DB.Path, &im.Inventory, time.Now(), opts, discard)
 			if err != nil {
 				return st, fmt.Errorf("re-matching %s: %w", im.Digest, err)
 			}
