@@ -294,7 +294,7 @@ func (m *matcher) record(id string) (*vulndb.Record, error) {
 		return r, nil
 	}
 	k := recordKey{"", id}
-	if r, ok := m.reads.record(k); ok {
+	if r, ok := m.reads.records.get(k); ok {
 		m.records[id] = r
 		return r, nil
 	}
@@ -306,28 +306,29 @@ func (m *matcher) record(id string) (*vulndb.Record, error) {
 		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
 	m.records[id] = &r
-	m.reads.putRecord(k, &r)
+	m.reads.records.put(k, &r)
+	m.reads.decoded.Add(1)
 	return &r, nil
 }
 
 // severities returns a CVE's enrichment ratings, read once per Match (or
 // per shared Reads).
 func (m *matcher) severities(cve string) ([]vulndb.Severity, error) {
-	if s, ok := m.reads.severities(cve); ok {
+	if s, ok := m.reads.sevs.get(cve); ok {
 		return s, nil
 	}
 	s, err := m.db.Severities(cve)
 	if err != nil {
 		return nil, fmt.Errorf("severities of %s: %w", cve, err)
 	}
-	m.reads.putSeverities(cve, s)
+	m.reads.sevs.put(cve, s)
 	return s, nil
 }
 
 // kevEntry returns a CVE's KEV entry or nil, read once per Match (or per
 // shared Reads).
 func (m *matcher) kevEntry(cve string) (*vulndb.KEV, error) {
-	if k, ok := m.reads.kevEntry(cve); ok {
+	if k, ok := m.reads.kev.get(cve); ok {
 		return k, nil
 	}
 	k, found, err := m.db.KEV(cve)
@@ -338,6 +339,6 @@ func (m *matcher) kevEntry(cve string) (*vulndb.KEV, error) {
 	if found {
 		kp = &k
 	}
-	m.reads.putKEV(cve, kp)
+	m.reads.kev.put(cve, kp)
 	return kp, nil
 }

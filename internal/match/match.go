@@ -186,14 +186,14 @@ func (m *matcher) lookup(targets []target) ([][]hit, error) {
 				}
 			}
 			k := candKey{t.eco, t.name}
-			cands, ok := m.reads.candidates(k)
+			cands, ok := m.reads.cands.get(k)
 			if !ok {
 				var err error
 				cands, err = l.Candidates(nil, t.eco, t.name)
 				if err != nil {
 					return fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
 				}
-				m.reads.putCandidates(k, cands)
+				m.reads.cands.put(k, cands)
 			}
 			for j := range cands {
 				c := &cands[j]
@@ -257,7 +257,7 @@ func (m *matcher) prefetch(hits [][]hit) error {
 	// What the shared reads hold already is not read again.
 	var missing []string
 	for _, id := range ids {
-		if r, ok := m.reads.record(key(id)); ok {
+		if r, ok := m.reads.records.get(key(id)); ok {
 			m.records[id] = r
 		} else {
 			missing = append(missing, id)
@@ -294,7 +294,8 @@ func (m *matcher) prefetch(hits [][]hit) error {
 	}
 	for i, id := range missing {
 		m.records[id] = &recs[i]
-		m.reads.putRecord(key(id), &recs[i])
+		m.reads.records.put(key(id), &recs[i])
+		m.reads.decoded.Add(1)
 	}
 	return nil
 }
