@@ -122,6 +122,9 @@ func migratePG(ctx context.Context, st *store.Store, drv *riverpgxv5.Driver, log
 	return nil
 }
 
+// fetchCooldown is the least time between two fetches of one queue.
+const fetchCooldown = 5 * time.Millisecond
+
 func newQueue[TTx any](drv riverdriver.Driver[TTx], cfg Config) (*Queue, error) {
 	rc := &river.Config{
 		ID:     cfg.ID,
@@ -129,9 +132,15 @@ func newQueue[TTx any](drv riverdriver.Driver[TTx], cfg Config) (*Queue, error) 
 		// Finished jobs are kept a day; the scans table is the history.
 		CompletedJobRetentionPeriod: 24 * time.Hour,
 		FetchPollInterval:           cfg.FetchPoll,
-		JobTimeout:                  cfg.JobTimeout,
-		RescueStuckJobsAfter:        max(cfg.RescueAfter, cfg.JobTimeout),
-		MaxAttempts:                 MaxAttempts,
+		// While jobs wait, a queue fetches again as soon as it has free
+		// workers, not after River's default 100 ms: that cooldown capped
+		// a queue of four workers at about 40 jobs a second (webhook
+		// deliveries trailed their events by tens of seconds). Idle
+		// queues still poll at FetchPoll.
+		FetchCooldown:        fetchCooldown,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: max(cfg.RescueAfter, cfg.JobTimeout),
+		MaxAttempts:          MaxAttempts,
 	}
 	if cfg.Workers != nil {
 		rc.Workers = cfg.Workers
