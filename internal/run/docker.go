@@ -158,6 +158,26 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 			PidsLimit:  &pids,
 		},
 	}
+	// The ptrace tracer stops only at the traced calls when the container's
+	// filter sends them to it: Docker's default profile with those calls
+	// marked SCMP_ACT_TRACE, as the built-in sandbox builds it, but for
+	// the opens and executions the runtime makes under the filter before
+	// the tracer is attached (trace.LateTraceSyscalls); the helper sends
+	// those itself once released (holdinit.ReleaseTraced).
+	engineTrace := choice.seccomp && !o.EverySyscall
+	if engineTrace {
+		var traced []string
+		for _, n := range trace.SeccompTraceSyscalls() {
+			if !slices.Contains(trace.LateTraceSyscalls(), n) {
+				traced = append(traced, n)
+			}
+		}
+		profile, err := sandbox.EngineTraceProfile(traced)
+		if err != nil {
+			return nil, err
+		}
+		hc.SecurityOpt = append(hc.SecurityOpt, "seccomp="+string(profile))
+	}
 	if o.Network == NetworkObserve {
 		hc.DNS = []netip.Addr{netobs.ResolverAddr}
 		hc.DNSOptions = []string{"attempts:1", "timeout:2"}
@@ -247,11 +267,20 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 			_ = session.Close()
 		}
 	})
-	if choice.tracer == nil {
+	release := byte(holdinit.Release)
+	switch {
+	case engineTrace:
+		// The filter needs its tracer: no other can take its place.
+		session, err = choice.tracer.Attach(tctx, trace.Target{PID: pid, CgroupPath: cgroupPath, SeccompTrace: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w could be attached (%s); --tracer none runs without recording processes and files",
+				ErrNoTracer, strings.Join(append(choice.errs, choice.name+": "+err.Error()), "; "))
+		}
+		res.Tracer, res.TracerMode = choice.name, TraceSeccomp
+		release = holdinit.ReleaseTraced
+	case choice.tracer == nil:
 		res.Tracer = TracerNone
-	} else {
-		// No seccomp filter sends calls to a tracer here (the engine's
-		// profile is Docker's): ptrace stops at every system call.
+	default:
 		session, err = traced(tctx, o, choice, trace.Target{PID: pid, CgroupPath: cgroupPath}, res)
 		if err != nil {
 			return nil, err
@@ -262,7 +291,7 @@ func runDocker(ctx context.Context, img *source.Image, o Options, choice tracerC
 
 	// Release the hold: the workload starts now, traced and observed.
 	wait := c.ContainerWait(context.Background(), d.id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	if _, err := att.Conn.Write([]byte{holdinit.Release}); err != nil {
+	if _, err := att.Conn.Write([]byte{release}); err != nil {
 		return nil, fmt.Errorf("docker engine at %s: releasing the container's init: %w", host, err)
 	}
 	_ = att.CloseWrite()

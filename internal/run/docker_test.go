@@ -3,6 +3,7 @@ package run_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/client"
 
 	"github.com/drydockscan/drydock/internal/run"
@@ -111,6 +113,9 @@ func TestDockerRuntime(t *testing.T) {
 			if res.Exit.Code != 0 {
 				t.Errorf("exit %+v; stderr %s", res.Exit, res.Output.Stderr)
 			}
+			if tr.Name == "ptrace" && (res.TracerMode != run.TraceSeccomp || rep.Run.TracerMode != run.TraceSeccomp) {
+				t.Errorf("ptrace mode %q (report %q), want %q", res.TracerMode, rep.Run.TracerMode, run.TraceSeccomp)
+			}
 			if !strings.Contains(string(res.Output.Stdout), "spawned a shell") {
 				t.Errorf("stdout %q", res.Output.Stdout)
 			}
@@ -174,6 +179,70 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// TestDockerRuntimePtraceModes: with ptrace in a Docker engine, the
+// container's filter sends the tracer only the traced calls (most of them
+// through the profile drydock gives the engine, the opens and executions
+// through the helper's own filter) and what it records is what stopping
+// at every system call records: the programs executed, a file opened,
+// and a call the engine's profile refuses (mount, EPERM without
+// CAP_SYS_ADMIN), which still fails.
+func TestDockerRuntimePtraceModes(t *testing.T) {
+	e, _ := dockerEngine(t)
+	var ptrace []run.TracerFactory
+	for _, tr := range needTracer(t) {
+		if tr.Name == "ptrace" {
+			ptrace = append(ptrace, tr)
+		}
+	}
+	if len(ptrace) == 0 {
+		t.Fatal("no ptrace tracer")
+	}
+	archive := filepath.Join(corpus, "multiarch-busybox", "docker-archive.tar")
+	e.Load(t, archive)
+	img := openImage(t, "docker-archive:"+archive)
+	type seen struct{ execs, opens, mounts []string }
+	record := func(res *run.Result) seen {
+		var s seen
+		for _, ev := range res.Events {
+			switch ev.Kind {
+			case trace.KindExec:
+				s.execs = append(s.execs, strings.Join(append([]string{ev.Path}, ev.Argv...), " "))
+			case trace.KindOpen:
+				if ev.Path == "/etc/hostname" {
+					s.opens = append(s.opens, fmt.Sprintf("%s %d", ev.Path, min(ev.Result, 1)))
+				}
+			case trace.KindMount:
+				s.mounts = append(s.mounts, fmt.Sprintf("%s %d", ev.Path, ev.Result))
+			}
+		}
+		return s
+	}
+	var got []seen
+	for _, every := range []bool{false, true} {
+		res, _ := runIt(t, img, run.Options{Runtime: run.RuntimeDocker, DockerHost: e.Host, InitBinary: initBinary(t),
+			Network: run.NetworkNone, Tracer: "ptrace", Tracers: ptrace, EverySyscall: every,
+			Command: []string{"sh", "-c", "cat /etc/hostname >/dev/null; mount -t tmpfs none /mnt && echo mounted; echo done"}})
+		want := run.TraceSeccomp
+		if every {
+			want = run.TraceEverySyscall
+		}
+		if res.TracerMode != want {
+			t.Errorf("every syscall %v: mode %q, want %q", every, res.TracerMode, want)
+		}
+		if out := string(res.Output.Stdout); out != "done\n" {
+			t.Errorf("every syscall %v: stdout %q, want the mount refused", every, out)
+		}
+		s := record(res)
+		if len(s.execs) < 3 || len(s.opens) != 1 || len(s.mounts) != 1 || !strings.HasPrefix(s.mounts[0], "/mnt -") {
+			t.Errorf("every syscall %v: recorded %+v", every, s)
+		}
+		got = append(got, s)
+	}
+	if diff := gocmp.Diff(got[1], got[0], gocmp.AllowUnexported(seen{})); diff != "" {
+		t.Errorf("seccomp mode records otherwise than stopping at every call (-every +seccomp):\n%s", diff)
+	}
 }
 
 // TestDockerRuntimeEngineImage: an image the engine holds is used as it

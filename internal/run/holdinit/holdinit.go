@@ -28,6 +28,14 @@ const Path = "/.drydock-init"
 // Release is the byte drydock writes to let the workload start.
 const Release = 'G'
 
+// ReleaseTraced lets the workload start under a ptrace tracer that stops
+// only where seccomp filters send it (the engine's profile, built by
+// drydock, sends it most of the traced calls). That profile cannot send
+// it the opens and the executions of programs: the runtime makes those
+// under it before any tracer is attached, and they would fail. So the
+// helper adds a filter of its own that does, once the tracer is there.
+const ReleaseTraced = 'T'
+
 // ExitNotReleased is the exit status when the hold ended without release;
 // ExitExec when the image's program could not be executed (as a shell's
 // 127 for a program not found, 126 otherwise).
@@ -48,9 +56,15 @@ func Main(args []string, stdin io.Reader, stderr io.Writer) int {
 		return ExitExec
 	}
 	var b [1]byte
-	if n, err := io.ReadFull(stdin, b[:]); n != 1 || b[0] != Release {
+	if n, err := io.ReadFull(stdin, b[:]); n != 1 || b[0] != Release && b[0] != ReleaseTraced {
 		fmt.Fprintf(stderr, "drydock-init: not released (%v): the program does not run\n", err)
 		return ExitNotReleased
+	}
+	if b[0] == ReleaseTraced {
+		if err := traceLateCalls(); err != nil {
+			fmt.Fprintf(stderr, "drydock-init: sending opens and executions to the tracer: %v\n", err)
+			return ExitExec
+		}
 	}
 	null, err := syscall.Open("/dev/null", syscall.O_RDWR, 0)
 	if err != nil {

@@ -113,6 +113,31 @@ func (o op) name() string {
 
 func (o op) isExec() bool { return o == opExecve || o == opExecveat }
 
+// LateTraceSyscalls are the traced calls a container's own seccomp filter
+// cannot send to a ptrace tracer attached once the container has started
+// (a Docker engine's container): the runtime opens its exec FIFO and
+// executes the container's first program under that filter, before any
+// tracer can be there, and a traced call without a tracer fails. A filter
+// the container's first program adds once the tracer is attached sends
+// them instead. Docker's default profile lets every one of them through.
+func LateTraceSyscalls() []string {
+	return []string{"creat", "execve", "execveat", "open", "openat", "openat2"}
+}
+
+// SeccompTraceNumbers returns the system call numbers, on this
+// architecture, of the named calls the tracers record (a name this
+// architecture lacks, or that is not traced, is left out), in order.
+func SeccompTraceNumbers(names []string) []uint32 {
+	var out []uint32
+	for nr, o := range opSyscalls() {
+		if slices.Contains(names, o.name()) {
+			out = append(out, uint32(nr))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // SeccompTraceSyscalls names the system calls the tracers record on this
 // architecture, as seccomp profiles name them: the calls a filter must
 // send to the ptrace tracer (SCMP_ACT_TRACE) when Target.SeccompTrace is
