@@ -8,13 +8,14 @@ import (
 	"github.com/drydockscan/drydock/internal/vulndb/store"
 )
 
-// MaxSharedRecords bounds the records a Reads keeps: past it, records are
-// still read for each match, but no longer kept (a decoded record takes a
-// few kilobytes; the bound keeps a fleet's re-match under ~50 MB).
-const MaxSharedRecords = 10000
-
-// maxSharedPackages bounds the packages whose candidates a Reads keeps.
-const maxSharedPackages = 50000
+// maxSharedRecords and maxSharedPackages bound what a Reads keeps: past
+// them, what is read is still read for each match, but no longer kept.
+// debian12-app's 193 packages and 205 records take 1.2 MB once decoded, so
+// a re-match holds at most some 60 MB of them.
+const (
+	maxSharedRecords  = 10000
+	maxSharedPackages = 10000
+)
 
 // Reads holds what matching read from one open database: each package's
 // candidate records, full records, CVE enrichment ratings and KEV
@@ -45,9 +46,9 @@ type recordKey struct{ feed, id string }
 func NewReads() *Reads {
 	return &Reads{
 		cands:   shared[candKey, []store.Candidate]{m: map[candKey][]store.Candidate{}, max: maxSharedPackages},
-		records: shared[recordKey, *vulndb.Record]{m: map[recordKey]*vulndb.Record{}, max: MaxSharedRecords},
-		sevs:    shared[string, []vulndb.Severity]{m: map[string][]vulndb.Severity{}, max: MaxSharedRecords},
-		kev:     shared[string, *vulndb.KEV]{m: map[string]*vulndb.KEV{}, max: MaxSharedRecords},
+		records: shared[recordKey, *vulndb.Record]{m: map[recordKey]*vulndb.Record{}, max: maxSharedRecords},
+		sevs:    shared[string, []vulndb.Severity]{m: map[string][]vulndb.Severity{}, max: maxSharedRecords},
+		kev:     shared[string, *vulndb.KEV]{m: map[string]*vulndb.KEV{}, max: maxSharedRecords},
 	}
 }
 
