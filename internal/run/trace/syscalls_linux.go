@@ -124,18 +124,38 @@ func LateTraceSyscalls() []string {
 	return []string{"creat", "execve", "execveat", "open", "openat", "openat2"}
 }
 
-// SeccompTraceNumbers returns the system call numbers, on this
-// architecture, of the named calls the tracers record (a name this
-// architecture lacks, or that is not traced, is left out), in order.
-func SeccompTraceNumbers(names []string) []uint32 {
-	var out []uint32
+// LateTraceFilter is the seccomp program that sends LateTraceSyscalls of
+// this architecture to the ptrace tracer (SECCOMP_RET_TRACE, data 0: the
+// call runs once the tracer lets it) and allows every other call; the
+// filters already in place still decide what runs. Another
+// architecture's calls are allowed: the tracers decode only this one's.
+func LateTraceFilter() []unix.SockFilter {
+	const (
+		nrOffset   = 0 // struct seccomp_data: nr, arch, …
+		archOffset = 4
+	)
+	var nrs []uint32
 	for nr, o := range opSyscalls() {
-		if slices.Contains(names, o.name()) {
-			out = append(out, uint32(nr))
+		if slices.Contains(LateTraceSyscalls(), o.name()) {
+			nrs = append(nrs, uint32(nr))
 		}
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(nrs)
+	n := len(nrs)
+	f := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: archOffset},
+		// Another architecture: to the last instruction but one (allow).
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: nativeArch, Jt: 0, Jf: uint8(n + 1)},
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: nrOffset},
+	}
+	for i, nr := range nrs {
+		// A match jumps to the last instruction (trace).
+		f = append(f, unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: nr, Jt: uint8(n - i), Jf: 0})
+	}
+	return append(f,
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+		unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_TRACE},
+	)
 }
 
 // SeccompTraceSyscalls names the system calls the tracers record on this
