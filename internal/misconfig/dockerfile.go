@@ -6,10 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -186,9 +184,9 @@ func Dockerfile(path string, content []byte, sc *secret.Scanner) ([]finding.Misc
 }
 
 var (
-	aptInstall = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bapt(?:-get)?\s+(?:-\S+\s+)*install\b(.*)`) })
-	aptClean   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`rm\s+(?:-\S+\s+)*[^&;|]*?/var/lib/apt/lists`) })
-	argName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`) })
+	aptInstall = secret.Lazy(`\bapt(?:-get)?\s+(?:-\S+\s+)*install\b(.*)`)
+	aptClean   = secret.Lazy(`rm\s+(?:-\S+\s+)*[^&;|]*?/var/lib/apt/lists`)
+	argName    = secret.Lazy(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
 )
 
 // runChecks checks one RUN's shell command.

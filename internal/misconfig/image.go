@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -103,7 +102,7 @@ var keyQualifiers = []string{"API", "ACCESS", "SECRET", "PRIVATE", "AUTH", "ENCR
 // hold one.
 var notSecretSuffixes = []string{"FILE", "PATH", "DIR", "URL", "HOST", "USER", "USERNAME", "NAME", "ID", "TYPE", "LENGTH", "METHOD", "POLICY"}
 
-var nameSplit = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9]+`) })
+var nameSplit = secret.Lazy(`[^A-Za-z0-9]+`)
 
 // SecretName reports whether a variable name says it holds a secret.
 func SecretName(name string) bool {
@@ -157,20 +156,12 @@ func secretValue(v string) bool {
 var (
 	// buildArgs is the "|N NAME=value …" prefix RUN history entries carry
 	// when build arguments were in scope.
-	buildArgs = regexp.MustCompile(`^(?:RUN\s+)?\|(\d+)\s+`)
-	addURL    = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`(?:^|#\(nop\)\s*|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
-	})
-	updateCmd = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`\b(?:apt-get|apt|aptitude)\s+(?:-\S+\s+)*update\b|\bapk\s+(?:-\S+\s+)*update\b|\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*makecache\b|\bzypper\s+(?:-\S+\s+)*(?:refresh|ref)\b`)
-	})
-	installCmd = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`\b(?:install|upgrade|dist-upgrade|add|update\s+-y|up)\b`)
-	})
-	pipeShell = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`)
-	})
-	envInstr = regexp.MustCompile(`^(?:/bin/sh -c #\(nop\)\s+)?(ENV|ARG|LABEL)\s+(.*)$`)
+	buildArgs  = regexp.MustCompile(`^(?:RUN\s+)?\|(\d+)\s+`)
+	addURL     = secret.Lazy(`(?:^|#\(nop\)\s*|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
+	updateCmd  = secret.Lazy(`\b(?:apt-get|apt|aptitude)\s+(?:-\S+\s+)*update\b|\bapk\s+(?:-\S+\s+)*update\b|\b(?:yum|dnf|microdnf)\s+(?:-\S+\s+)*makecache\b|\bzypper\s+(?:-\S+\s+)*(?:refresh|ref)\b`)
+	installCmd = secret.Lazy(`\b(?:install|upgrade|dist-upgrade|add|update\s+-y|up)\b`)
+	pipeShell  = secret.Lazy(`\b(?:curl|wget)\b[^|;&]*\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`)
+	envInstr   = regexp.MustCompile(`^(?:/bin/sh -c #\(nop\)\s+)?(ENV|ARG|LABEL)\s+(.*)$`)
 )
 
 // History runs the history checks. envSeen holds "name\x00value" of the
@@ -258,7 +249,7 @@ func installInSameRun(run string) bool {
 	return false
 }
 
-var commandSep = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`&&|\|\||;|\n`) })
+var commandSep = secret.Lazy(`&&|\|\||;|\n`)
 
 // splitCommands splits a shell command list at &&, ||, ; and newlines.
 func splitCommands(s string) []string { return commandSep().Split(s, -1) }
