@@ -11,8 +11,13 @@ const (
 	span = 128 << 20
 	// hugePage is the size of an x86-64 and arm64 transparent huge page.
 	hugePage = 2 << 20
-	// madvHugepage is MADV_HUGEPAGE (the syscall package lacks it).
+	// madvHugepage is MADV_HUGEPAGE and madvCollapse MADV_COLLAPSE (the
+	// syscall package lacks them).
 	madvHugepage = 14
+	madvCollapse = 25
+	// startHeap is how far under the first object the heap the runtime
+	// started with may reach (its first mappings are 4 MiB).
+	startHeap = 4 << 20
 	// modeFile says which mappings the kernel backs with huge pages.
 	modeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
 	// helperPath is where drydock run --runtime docker places drydock in
@@ -52,18 +57,32 @@ func wanted(cmdline, mode, godebug string) bool {
 	return true
 }
 
-// mark maps span bytes of heap, marks them and the heap below them that
-// no object has touched yet, and gives the block back.
+// mark maps span bytes of heap, marks them and the heap below them, and
+// gives the block back.
 func mark() bool {
+	ok, _ := markAndCollapse()
+	return ok
+}
+
+// markAndCollapse is mark; it also says how many 2 MiB stretches of the
+// heap in use before it were made huge pages at once.
+func markAndCollapse() (ok bool, collapsed int) {
 	first := new([64]byte)
 	block := make([]byte, span)
 	lo := uintptr(unsafe.Pointer(first)) &^ (hugePage - 1)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
 	hi := (p + span) &^ (hugePage - 1)
-	ok := false
-	if lo < p && madvise(lo, hi-lo) == nil {
-		ok = true
-	} else if lo = (p + hugePage - 1) &^ (hugePage - 1); hi > lo && madvise(lo, hi-lo) == nil {
+	below := false
+	if lo < p && madvise(lo, hi-lo, madvHugepage) == nil {
+		ok, below = true, true
+		// The heap the runtime started with may begin under the first
+		// object's stretch. Nothing else of the process lies there (the
+		// heap's arenas are apart from the other mappings); where nothing
+		// is mapped, madvise marks what is and says ENOMEM.
+		if lo > startHeap {
+			madvise(lo-startHeap, startHeap, madvHugepage)
+		}
+	} else if lo = (p + hugePage - 1) &^ (hugePage - 1); hi > lo && madvise(lo, hi-lo, madvHugepage) == nil {
 		// The block is not next to the first objects: mark the block only.
 		ok = true
 	}
@@ -72,11 +91,25 @@ func mark() bool {
 	// Free the block now, so the objects of what follows go into it
 	// rather than into new, unmarked heap above it.
 	runtime.GC()
-	return ok
+	if below && lo > startHeap {
+		// The stretches the first objects live in were faulted in 4 KiB
+		// pages before they were marked, and the kernel keeps faulting
+		// them that way: the runtime fills their free pages first, one
+		// fault each (several hundred, the bulk of a short command's heap
+		// faults). Collapse them into huge pages now. A stretch with no
+		// page yet (it takes huge pages on its own) or none mapped is
+		// refused, as is everything by kernels before Linux 6.1.
+		for a := lo - startHeap; a < (p+hugePage-1)&^(hugePage-1); a += hugePage {
+			if madvise(a, hugePage, madvCollapse) == nil {
+				collapsed++
+			}
+		}
+	}
+	return ok, collapsed
 }
 
-func madvise(addr, n uintptr) error {
-	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, addr, n, madvHugepage); e != 0 {
+func madvise(addr, n, advice uintptr) error {
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, addr, n, advice); e != 0 {
 		return e
 	}
 	return nil
