@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -10,34 +11,42 @@ import (
 // prefix and indent would, but streaming: encoding/json's indenting
 // encoder builds the whole indented document in a second buffer, grown by
 // doubling, which for a report of findings is megabytes of fresh memory.
+// Strings, most of a report, are copied whole rather than byte by byte.
 func writeIndented(w io.Writer, src []byte, indent string) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	depth := 0
-	inString, escaped := false, false
+	// nl holds a newline and indents for the deepest level seen so far.
+	nl := []byte{'\n'}
 	newline := func() {
-		bw.WriteByte('\n')
-		for range depth {
-			bw.WriteString(indent)
+		n := 1 + max(depth, 0)*len(indent)
+		for len(nl) < n {
+			nl = append(nl, indent...)
 		}
+		bw.Write(nl[:n])
 	}
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
-			bw.WriteByte(c)
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
 		switch c {
 		case '"':
-			inString = true
-			bw.WriteByte(c)
+			// Copy the string through its closing quote, escapes included.
+			j := i + 1
+			for j < len(src) {
+				k := bytes.IndexByte(src[j:], '"')
+				if k < 0 {
+					j = len(src)
+					break
+				}
+				q := j + k
+				if b := bytes.IndexByte(src[j:q], '\\'); b >= 0 {
+					j += b + 2 // the escape and the byte it escapes
+					continue
+				}
+				j = q + 1
+				break
+			}
+			j = min(j, len(src))
+			bw.Write(src[i:j])
+			i = j - 1
 		case '{', '[':
 			bw.WriteByte(c)
 			// An empty object or array stays on one line.

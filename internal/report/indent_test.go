@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"testing"
 )
 
@@ -46,4 +47,34 @@ func FuzzWriteIndented(f *testing.F) {
 		f.Add([]byte(doc))
 	}
 	f.Fuzz(checkIndent)
+}
+
+// BenchmarkWriteIndented indents a report-shaped document: objects of
+// short fields and long descriptions, a few escapes among them.
+func BenchmarkWriteIndented(b *testing.B) {
+	type finding struct {
+		ID, Package, Version, Fixed, Severity string
+		Description                           string
+		References                            []string
+	}
+	fs := make([]finding, 1000)
+	for i := range fs {
+		fs[i] = finding{
+			ID: "CVE-2024-0001", Package: "libssl3", Version: "3.0.11-1~deb12u2", Fixed: "3.0.13-1~deb12u1", Severity: "HIGH",
+			Description: "Issue summary: Processing a maliciously formatted \"PKCS12\" file may lead OpenSSL to crash leading to a potential Denial of Service attack.\n\nImpact summary: Applications loading files in the PKCS12 format from untrusted sources might terminate abruptly.",
+			References:  []string{"https://www.openssl.org/news/secadv/20240125.txt", "https://security-tracker.debian.org/tracker/CVE-2024-0727"},
+		}
+	}
+	var compact bytes.Buffer
+	enc := json.NewEncoder(&compact)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fs); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(compact.Len()))
+	for b.Loop() {
+		if err := writeIndented(io.Discard, compact.Bytes(), "  "); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
