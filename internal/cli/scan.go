@@ -260,11 +260,13 @@ func (a *app) scan(ctx context.Context, target string, mode analyze.Mode, o *sca
 			return err
 		}
 		// The database is made ready before the image is read, so a scan
-		// that cannot match fails early.
-		if err := pipeline.EnsureDB(ctx, db); err != nil {
+		// that cannot match fails early, and stays open for the match.
+		sdb, err := pipeline.OpenDB(ctx, db)
+		if err != nil {
 			return err
 		}
-		req.Matcher = &pipeline.LocalMatcher{Path: db.Path, IncludeOSOwned: o.osOwned, Logger: a.log}
+		defer sdb.Close()
+		req.Matcher = &pipeline.LocalMatcher{Path: db.Path, DB: sdb, IncludeOSOwned: o.osOwned, Logger: a.log}
 	}
 	var rep *report.Report
 	if inv != nil {

@@ -51,11 +51,34 @@ func DefaultDBPath() (string, error) {
 // and a stale one updated, unless offline or SkipUpdate forbid it, in which
 // case a missing database is an error and a stale one a warning.
 func EnsureDB(ctx context.Context, d DB) error {
+	db, err := OpenDB(ctx, d)
+	if db != nil {
+		db.Close()
+	}
+	return err
+}
+
+// OpenDB makes the database usable as EnsureDB does and returns it opened
+// for reading, for a scan to match against (the caller closes it): the
+// file is opened once, not once to check it and again to match.
+func OpenDB(ctx context.Context, d DB) (*store.DB, error) {
 	log := logger(d.Logger)
-	m, err := store.ReadMeta(ctx, d.Path, 30*time.Second)
+	open := func() (*store.DB, store.Meta, error) {
+		db, err := store.Open(ctx, d.Path, store.Options{ReadOnly: true, Timeout: 30 * time.Second})
+		if err != nil {
+			return nil, store.Meta{}, err
+		}
+		m, err := db.Meta()
+		if err != nil {
+			db.Close()
+			return nil, store.Meta{}, err
+		}
+		return db, m, nil
+	}
+	db, m, err := open()
 	missing := errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchema)
 	if err != nil && !missing {
-		return err
+		return nil, err
 	}
 	age := time.Duration(math.MaxInt64)
 	if !missing {
@@ -63,16 +86,20 @@ func EnsureDB(ctx context.Context, d DB) error {
 	}
 	stale := missing || age > d.MaxAge
 	if !stale {
-		return nil
+		return db, nil
 	}
 	mayUpdate := !d.SkipUpdate && (!d.Update.Offline || d.MirrorIsLocal)
 	if !mayUpdate {
 		if missing {
 			how := "run `drydock db update` (or `drydock db import` for air-gapped use)"
-			return fmt.Errorf("%w at %s: %s", store.ErrNoDatabase, d.Path, how)
+			return nil, fmt.Errorf("%w at %s: %s", store.ErrNoDatabase, d.Path, how)
 		}
 		log.Warn("vulnerability database is older than --db-max-age", "path", d.Path, "age", FormatAge(age), "max_age", d.MaxAge)
-		return nil
+		return db, nil
+	}
+	if db != nil {
+		// The update writes a new file in place of this one.
+		db.Close()
 	}
 	o := d.Update
 	if !missing && !d.FeedsChosen && o.Feeds == nil {
@@ -86,11 +113,12 @@ func EnsureDB(ctx context.Context, d DB) error {
 	}
 	if _, err := UpdateDB(ctx, d.Path, o, !missing, log); err != nil {
 		if missing {
-			return fmt.Errorf("%w\nno vulnerability database could be built at %s: for air-gapped use load one with `drydock db import PATH` (or --offline --db-mirror DIR), or scan the inventory only with --scanners none", err, d.Path)
+			return nil, fmt.Errorf("%w\nno vulnerability database could be built at %s: for air-gapped use load one with `drydock db import PATH` (or --offline --db-mirror DIR), or scan the inventory only with --scanners none", err, d.Path)
 		}
 		log.Warn("vulnerability database update failed; scanning with the old one", "path", d.Path, "age", FormatAge(age), "error", err)
 	}
-	return nil
+	db, _, err = open()
+	return db, err
 }
 
 // UpdateDB updates the database at path. A feed that fails is reported;
@@ -136,6 +164,9 @@ func heldFeeds(m store.Meta) []updater.Feed {
 // LocalMatcher matches against a database file on this machine.
 type LocalMatcher struct {
 	Path string
+	// DB, when not nil, is the database at Path, opened by the caller
+	// (who closes it); otherwise each Match opens the file.
+	DB *store.DB
 	// IncludeOSOwned also matches language packages an OS package
 	// installed against their own ecosystem's feed.
 	IncludeOSOwned bool
@@ -144,11 +175,14 @@ type LocalMatcher struct {
 
 // Match implements Matcher.
 func (l *LocalMatcher) Match(ctx context.Context, inv *inventory.Inventory, at time.Time) (*Matched, error) {
-	db, err := store.Open(ctx, l.Path, store.Options{ReadOnly: true, Timeout: 30 * time.Second})
-	if err != nil {
-		return nil, err
+	db := l.DB
+	if db == nil {
+		var err error
+		if db, err = store.Open(ctx, l.Path, store.Options{ReadOnly: true, Timeout: 30 * time.Second}); err != nil {
+			return nil, err
+		}
+		defer db.Close()
 	}
-	defer db.Close()
 	return MatchStore(ctx, db, l.Path, inv, at, match.Options{IncludeOSOwned: l.IncludeOSOwned}, l.Logger)
 }
 

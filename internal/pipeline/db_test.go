@@ -1,11 +1,19 @@
 package pipeline_test
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/drydockscan/drydock/internal/pipeline"
+	"github.com/drydockscan/drydock/internal/vulndb"
 	"github.com/drydockscan/drydock/internal/vulndb/store"
+	"github.com/drydockscan/drydock/internal/vulndb/updater"
 )
 
 // TestDatabaseFactsVersion: the updated time names the database's
@@ -33,6 +41,64 @@ func TestDatabaseFactsVersion(t *testing.T) {
 				if err != nil || !got.Equal(want) {
 					t.Errorf("updated %q reads %v (%v), want %v", s, got, err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestOpenDB: the database a scan checks is the one it gets open for
+// matching; a missing one is an error offline, a stale one a warning.
+func TestOpenDB(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	built := filepath.Join(dir, "vuln.db")
+	db, err := store.Open(ctx, built, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.UpdateFeed(ctx, "osv/Go", func(w *store.FeedWriter) error {
+		return w.Put(&vulndb.Record{ID: "GO-2024-0001", Feed: "osv/Go", Modified: time.Now(),
+			Affected: []vulndb.Affected{{Package: vulndb.Package{Ecosystem: "Go", Name: "example.com/m"}}}})
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline := updater.Options{Offline: true}
+	tests := []struct {
+		name    string
+		d       pipeline.DB
+		wantErr error
+		warn    bool
+	}{
+		{"current", pipeline.DB{Path: built, Update: offline, MaxAge: 24 * time.Hour}, nil, false},
+		{"stale, offline", pipeline.DB{Path: built, Update: offline, MaxAge: time.Nanosecond}, nil, true},
+		{"stale, updates forbidden", pipeline.DB{Path: built, SkipUpdate: true, MaxAge: time.Nanosecond}, nil, true},
+		{"missing, offline", pipeline.DB{Path: filepath.Join(dir, "none.db"), Update: offline, MaxAge: 24 * time.Hour}, store.ErrNoDatabase, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			tc.d.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			db, err := pipeline.OpenDB(ctx, tc.d)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || db != nil {
+					t.Fatalf("OpenDB = %v, %v; want no database and %v", db, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			m, err := db.Meta()
+			if err != nil || len(m.Feeds) != 1 || m.Feeds[0].Name != "osv/Go" {
+				t.Fatalf("the opened database reads %+v, %v; want the one built", m.Feeds, err)
+			}
+			if got := strings.Contains(logs.String(), "older than --db-max-age"); got != tc.warn {
+				t.Errorf("warned about age: %v, want %v (logs: %s)", got, tc.warn, logs.String())
 			}
 		})
 	}
