@@ -38,6 +38,10 @@ type DB struct {
 	Logger        *slog.Logger
 }
 
+// dbOpenTimeout is how long a scan waits for a database file another
+// process holds for writing.
+const dbOpenTimeout = 30 * time.Second
+
 // DefaultDBPath is <user cache dir>/drydock/db/drydock.db.
 func DefaultDBPath() (string, error) {
 	dir, err := os.UserCacheDir()
@@ -63,19 +67,7 @@ func EnsureDB(ctx context.Context, d DB) error {
 // file is opened once, not once to check it and again to match.
 func OpenDB(ctx context.Context, d DB) (*store.DB, error) {
 	log := logger(d.Logger)
-	open := func() (*store.DB, store.Meta, error) {
-		db, err := store.Open(ctx, d.Path, store.Options{ReadOnly: true, Timeout: 30 * time.Second})
-		if err != nil {
-			return nil, store.Meta{}, err
-		}
-		m, err := db.Meta()
-		if err != nil {
-			db.Close()
-			return nil, store.Meta{}, err
-		}
-		return db, m, nil
-	}
-	db, m, err := open()
+	db, m, err := store.OpenMeta(ctx, d.Path, dbOpenTimeout)
 	missing := errors.Is(err, store.ErrNoDatabase) || errors.Is(err, store.ErrSchema)
 	if err != nil && !missing {
 		return nil, err
@@ -117,7 +109,7 @@ func OpenDB(ctx context.Context, d DB) (*store.DB, error) {
 		}
 		log.Warn("vulnerability database update failed; scanning with the old one", "path", d.Path, "age", FormatAge(age), "error", err)
 	}
-	db, _, err = open()
+	db, _, err = store.OpenMeta(ctx, d.Path, dbOpenTimeout)
 	return db, err
 }
 
@@ -178,7 +170,7 @@ func (l *LocalMatcher) Match(ctx context.Context, inv *inventory.Inventory, at t
 	db := l.DB
 	if db == nil {
 		var err error
-		if db, err = store.Open(ctx, l.Path, store.Options{ReadOnly: true, Timeout: 30 * time.Second}); err != nil {
+		if db, err = store.Open(ctx, l.Path, store.Options{ReadOnly: true, Timeout: dbOpenTimeout}); err != nil {
 			return nil, err
 		}
 		defer db.Close()

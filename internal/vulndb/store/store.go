@@ -357,12 +357,26 @@ func cloneMeta(m FeedMeta) FeedMeta {
 // ReadMeta opens the database at path read-only, returns its Meta and closes
 // it. A missing file returns ErrNoDatabase, another schema a *SchemaError.
 func ReadMeta(ctx context.Context, path string, timeout time.Duration) (Meta, error) {
-	db, err := Open(ctx, path, Options{ReadOnly: true, Timeout: timeout})
+	db, m, err := OpenMeta(ctx, path, timeout)
 	if err != nil {
 		return Meta{}, err
 	}
-	defer db.Close()
-	return db.Meta()
+	return m, db.Close()
+}
+
+// OpenMeta is ReadMeta that leaves the database open for the caller to
+// read (and close); nil on error.
+func OpenMeta(ctx context.Context, path string, timeout time.Duration) (*DB, Meta, error) {
+	db, err := Open(ctx, path, Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return nil, Meta{}, err
+	}
+	m, err := db.Meta()
+	if err != nil {
+		db.Close()
+		return nil, Meta{}, err
+	}
+	return db, m, nil
 }
 
 // Compact writes a compacted copy of the database file src to dst (a new
