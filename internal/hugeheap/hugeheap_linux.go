@@ -72,16 +72,15 @@ func markAndCollapse() (ok bool, collapsed int) {
 	lo := uintptr(unsafe.Pointer(first)) &^ (hugePage - 1)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
 	hi := (p + span) &^ (hugePage - 1)
+	// The heap the runtime started with may begin under the first
+	// object's stretch, as far down as start. Nothing else of the process
+	// lies there (the heap's arenas are apart from the other mappings);
+	// where nothing is mapped, madvise marks what is and says ENOMEM.
+	start := lo - min(lo, startHeap)
 	below := false
 	if lo < p && madvise(lo, hi-lo, madvHugepage) == nil {
 		ok, below = true, true
-		// The heap the runtime started with may begin under the first
-		// object's stretch. Nothing else of the process lies there (the
-		// heap's arenas are apart from the other mappings); where nothing
-		// is mapped, madvise marks what is and says ENOMEM.
-		if lo > startHeap {
-			madvise(lo-startHeap, startHeap, madvHugepage)
-		}
+		madvise(start, lo-start, madvHugepage)
 	} else if lo = (p + hugePage - 1) &^ (hugePage - 1); hi > lo && madvise(lo, hi-lo, madvHugepage) == nil {
 		// The block is not next to the first objects: mark the block only.
 		ok = true
@@ -91,7 +90,7 @@ func markAndCollapse() (ok bool, collapsed int) {
 	// Free the block now, so the objects of what follows go into it
 	// rather than into new, unmarked heap above it.
 	runtime.GC()
-	if below && lo > startHeap {
+	if below {
 		// The stretches the first objects live in were faulted in 4 KiB
 		// pages before they were marked, and the kernel keeps faulting
 		// them that way: the runtime fills their free pages first, one
@@ -99,7 +98,7 @@ func markAndCollapse() (ok bool, collapsed int) {
 		// faults). Collapse them into huge pages now. A stretch with no
 		// page yet (it takes huge pages on its own) or none mapped is
 		// refused, as is everything by kernels before Linux 6.1.
-		for a := lo - startHeap; a < (p+hugePage-1)&^(hugePage-1); a += hugePage {
+		for a := start; a < (p+hugePage-1)&^(hugePage-1); a += hugePage {
 			if madvise(a, hugePage, madvCollapse) == nil {
 				collapsed++
 			}
