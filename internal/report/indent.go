@@ -29,14 +29,19 @@ func writeIndented(w io.Writer, src []byte, indent string) error {
 		switch c {
 		case '"':
 			// Copy the string through its closing quote, escapes included.
-			j := i + 1
+			// q is the next quote at or after j, found again only once an
+			// escape has passed it: a string of many escapes is still read
+			// once, not once per escape.
+			j, q := i+1, -1
 			for j < len(src) {
-				k := bytes.IndexByte(src[j:], '"')
-				if k < 0 {
-					j = len(src)
-					break
+				if q < j {
+					k := bytes.IndexByte(src[j:], '"')
+					if k < 0 {
+						j = len(src)
+						break
+					}
+					q = j + k
 				}
-				q := j + k
 				if b := bytes.IndexByte(src[j:q], '\\'); b >= 0 {
 					j += b + 2 // the escape and the byte it escapes
 					continue

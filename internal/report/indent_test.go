@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -74,6 +75,19 @@ func BenchmarkWriteIndented(b *testing.B) {
 	b.SetBytes(int64(compact.Len()))
 	for b.Loop() {
 		if err := writeIndented(io.Discard, compact.Bytes(), "  "); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteIndentedEscapes indents one long string of many escapes
+// (a file's text in a finding, say): it must be read once, not once per
+// escape.
+func BenchmarkWriteIndentedEscapes(b *testing.B) {
+	doc := []byte(`{"text":"` + strings.Repeat(`ab\n`, 100000) + `"}` + "\n")
+	b.SetBytes(int64(len(doc)))
+	for b.Loop() {
+		if err := writeIndented(io.Discard, doc, "  "); err != nil {
 			b.Fatal(err)
 		}
 	}
