@@ -13,7 +13,8 @@
 // because long-running programs grew). So, for the commands other than the
 // server, the package makes the runtime map a large stretch of heap at once
 // by allocating one untouched block, marks that stretch (and the heap
-// before it) MADV_HUGEPAGE, and frees the block at once: the runtime then
+// before it) MADV_HUGEPAGE, and frees the block at once, with the
+// collector off meanwhile so that one collection does it: the runtime then
 // places the program's objects in those pages, lowest addresses first.
 // Nothing is touched, so nothing is committed until used. The few
 // megabytes of heap the runtime and the first initialisers used before

@@ -5,6 +5,8 @@ package hugeheap
 import (
 	"bufio"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +96,29 @@ func TestMarkAdvisesTheHeap(t *testing.T) {
 	}
 	if marked == 0 {
 		t.Errorf("none of %d new heap objects is in a mapping marked hg", len(keep))
+	}
+}
+
+// mark frees its block with one collection, not two (the one allocating
+// it would start, and the forced one), and leaves the collector's setting
+// as it found it.
+func TestMarkCollectsOnce(t *testing.T) {
+	if !strings.Contains(readFile(modeFile), "[madvise]") {
+		t.Skipf("%s is not madvise: nothing to ask", modeFile)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	runtime.GC() // no collection under way
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if !mark() {
+		t.Fatal("madvise failed")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.NumGC - before.NumGC; n != 1 {
+		t.Errorf("mark ran %d collections, want 1", n)
+	}
+	if p := debug.SetGCPercent(100); p != 150 {
+		t.Errorf("GC percent after mark %d, want 150 as before", p)
 	}
 }
 
