@@ -82,6 +82,12 @@ func encodeCandidate(b []byte, r *vulndb.Record, a *vulndb.Affected) []byte {
 	for _, s := range r.Aliases {
 		b = appendStr(b, s)
 	}
+	return appendAffected(b, a)
+}
+
+// appendAffected encodes an affected entry without its extension objects
+// (EcosystemSpecific, DatabaseSpecific).
+func appendAffected(b []byte, a *vulndb.Affected) []byte {
 	b = appendStr(b, a.Package.Ecosystem)
 	b = appendStr(b, a.Package.Name)
 	b = appendStr(b, a.Package.PURL)
@@ -118,8 +124,12 @@ func encodeCandidate(b []byte, r *vulndb.Record, a *vulndb.Affected) []byte {
 	for _, s := range a.Versions {
 		b = appendStr(b, s)
 	}
-	b = binary.AppendUvarint(b, uint64(len(a.Severity)))
-	for _, s := range a.Severity {
+	return appendSeverities(b, a.Severity)
+}
+
+func appendSeverities(b []byte, sevs []vulndb.Severity) []byte {
+	b = binary.AppendUvarint(b, uint64(len(sevs)))
+	for _, s := range sevs {
 		b = appendStr(b, s.Type)
 		b = appendStr(b, s.Score)
 		b = appendStr(b, s.Source)
@@ -261,20 +271,28 @@ func decodeCandidateString(feed, v string, a *arena, c *Candidate) error {
 	}
 	c.ID = d.str()
 	c.Aliases = d.strs()
-	af := &c.Affected
+	d.affected(&c.Affected)
+	if d.err == nil && d.pos != len(d.s) {
+		return errCorrupt
+	}
+	return d.err
+}
+
+// affected decodes what appendAffected encodes into af.
+func (d *decoder) affected(af *vulndb.Affected) {
 	af.Package.Ecosystem = d.str()
 	af.Package.Name = d.str()
 	af.Package.PURL = d.str()
 	af.Status = d.str()
 	af.Note = d.str()
 	if n := d.count(); n > 0 {
-		af.Ranges = carve(&a.ranges, n)
+		af.Ranges = carve(&d.arena.ranges, n)
 		for i := range af.Ranges {
 			rg := &af.Ranges[i]
 			rg.Type = d.str()
 			rg.Repo = d.str()
 			if m := d.count(); m > 0 {
-				rg.Events = carve(&a.events, m)
+				rg.Events = carve(&d.arena.events, m)
 				for j := range rg.Events {
 					e := &rg.Events[j]
 					f := d.byte()
@@ -295,14 +313,17 @@ func decodeCandidateString(feed, v string, a *arena, c *Candidate) error {
 		}
 	}
 	af.Versions = d.strs()
-	if n := d.count(); n > 0 {
-		af.Severity = carve(&a.sevs, n)
-		for i := range af.Severity {
-			af.Severity[i] = vulndb.Severity{Type: d.str(), Score: d.str(), Source: d.str()}
-		}
+	af.Severity = d.severities()
+}
+
+func (d *decoder) severities() []vulndb.Severity {
+	n := d.count()
+	if n == 0 {
+		return nil
 	}
-	if d.err == nil && d.pos != len(d.s) {
-		return errCorrupt
+	out := carve(&d.arena.sevs, n)
+	for i := range out {
+		out[i] = vulndb.Severity{Type: d.str(), Score: d.str(), Source: d.str()}
 	}
-	return d.err
+	return out
 }

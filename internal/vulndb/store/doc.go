@@ -17,14 +17,15 @@
 // used. Each Candidate carries the record id, aliases, withdrawn flag and
 // the one affected entry naming the package (ranges, versions, distribution
 // status and severity), decoded from a compact binary form; full records are
-// kept as zstd-compressed JSON and decoded only by Record. DB.Lookup runs many Candidates
-// calls on one snapshot.
+// kept in a binary form of their own, S2-compressed, and decoded only by
+// Record and FeedRecord. DB.Lookup runs many Candidates calls on one
+// snapshot.
 //
 // # Layout
 //
 //	meta/                 schema, built, updated
 //	feeds/<feed>/meta     FeedMeta (JSON): URL, scope, times, counts, fingerprints
-//	feeds/<feed>/rec/     record id → record (JSON, zstd-compressed)
+//	feeds/<feed>/rec/     record id → record (binary, S2-compressed)
 //	feeds/<feed>/idx/     ecosystem \0 name \0 record id \0 entry# → Candidate (binary)
 //	feeds/<feed>/mod/     record id → source modification string (updater state)
 //	feeds/<feed>/sev/     CVE → []Severity (JSON)

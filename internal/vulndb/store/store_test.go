@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,7 +381,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	ro.Close()
 
-	for _, schema := range []string{"0", "2", "x"} {
+	for _, schema := range []string{"0", strconv.Itoa(SchemaVersion - 1), strconv.Itoa(SchemaVersion + 1), "x"} {
 		b, err := bolt.Open(path, 0o644, nil)
 		if err != nil {
 			t.Fatal(err)
