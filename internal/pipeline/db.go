@@ -84,6 +84,10 @@ func OpenDB(ctx context.Context, d DB) (*store.DB, error) {
 	if !mayUpdate {
 		if missing {
 			how := "run `drydock db update` (or `drydock db import` for air-gapped use)"
+			if errors.Is(err, store.ErrSchema) {
+				// The file is there, written by another drydock: say so.
+				return nil, fmt.Errorf("%w (or `drydock db import` for air-gapped use)", err)
+			}
 			return nil, fmt.Errorf("%w at %s: %s", store.ErrNoDatabase, d.Path, how)
 		}
 		log.Warn("vulnerability database is older than --db-max-age", "path", d.Path, "age", FormatAge(age), "max_age", d.MaxAge)

@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/drydockscan/drydock/internal/pipeline"
 	"github.com/drydockscan/drydock/internal/vulndb"
@@ -66,6 +70,28 @@ func TestOpenDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same database as another drydock's schema would have written it.
+	other := filepath.Join(dir, "other.db")
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bolt.Open(other, 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = b.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(strconv.Itoa(store.SchemaVersion-1)))
+	})
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	offline := updater.Options{Offline: true}
 	tests := []struct {
 		name    string
@@ -77,6 +103,8 @@ func TestOpenDB(t *testing.T) {
 		{"stale, offline", pipeline.DB{Path: built, Update: offline, MaxAge: time.Nanosecond}, nil, true},
 		{"stale, updates forbidden", pipeline.DB{Path: built, SkipUpdate: true, MaxAge: time.Nanosecond}, nil, true},
 		{"missing, offline", pipeline.DB{Path: filepath.Join(dir, "none.db"), Update: offline, MaxAge: 24 * time.Hour}, store.ErrNoDatabase, false},
+		// Another schema: the error names the versions, not a missing file.
+		{"other schema, offline", pipeline.DB{Path: other, Update: offline, MaxAge: 24 * time.Hour}, store.ErrSchema, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
