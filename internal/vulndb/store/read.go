@@ -199,7 +199,7 @@ func get(root *bolt.Bucket, feed string, bucket []byte, key string) []byte {
 func (db *DB) Severities(cve string) ([]vulndb.Severity, error) {
 	var out []vulndb.Severity
 	db.mu.RLock()
-	names := db.names
+	names := db.enriching
 	db.mu.RUnlock()
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketFeeds)
@@ -227,7 +227,7 @@ func (db *DB) KEV(cve string) (vulndb.KEV, bool, error) {
 		found bool
 	)
 	db.mu.RLock()
-	names := db.names
+	names := db.enriching
 	db.mu.RUnlock()
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketFeeds)

@@ -139,6 +139,10 @@ type DB struct {
 	feeds map[string]FeedMeta // feed name → state
 	byEco map[string][]string // normalised ecosystem → feed names, sorted
 	names []string            // feed names, sorted
+	// enriching names the feeds holding CVE severities or KEV entries
+	// (FeedMeta.Enrichments), sorted: the only ones Severities and KEV
+	// look in, once per finding.
+	enriching []string
 }
 
 // Open opens the database file at path. A read-only open of a missing file
@@ -261,8 +265,14 @@ func (db *DB) setFeeds(feeds map[string]FeedMeta) {
 	for _, l := range byEco {
 		slices.Sort(l)
 	}
+	var enriching []string
+	for _, name := range names {
+		if feeds[name].Enrichments > 0 {
+			enriching = append(enriching, name)
+		}
+	}
 	db.mu.Lock()
-	db.feeds, db.byEco, db.names = feeds, byEco, names
+	db.feeds, db.byEco, db.names, db.enriching = feeds, byEco, names, enriching
 	db.mu.Unlock()
 }
 

@@ -354,6 +354,28 @@ func TestEnrichment(t *testing.T) {
 	if err := db.UpdateFeed(ctx, "kev", func(w *FeedWriter) error { return w.PutKEV(vulndb.KEV{CVE: "x"}) }); err == nil {
 		t.Error("invalid KEV entry accepted")
 	}
+	// Reopened, the feeds holding enrichments are found from their state.
+	path := db.Path()
+	db.Close()
+	ro, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ro.Severities("CVE-2024-1234"); err != nil || !cmp.Equal(sev, got) {
+		t.Errorf("reopened: Severities = %v, %v", got, err)
+	}
+	if gk, ok, err := ro.KEV("CVE-2024-1234"); err != nil || !ok || !cmp.Equal(gk, k) {
+		t.Errorf("reopened: KEV = %+v, %v, %v", gk, ok, err)
+	}
+	ro.Close()
+	// A cleared feed holds none.
+	db = openRW(t, path)
+	if err := db.UpdateFeed(ctx, "kev", func(w *FeedWriter) error { return w.Clear() }); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := db.KEV("CVE-2024-1234"); ok || err != nil {
+		t.Errorf("KEV of a cleared feed: %v, %v", ok, err)
+	}
 }
 
 func TestOpenErrors(t *testing.T) {
