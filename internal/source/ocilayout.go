@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -53,7 +54,16 @@ func (l *ociLayout) readVerified(h v1.Hash) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxManifestSize+1))
+	// Sized from the file where it can be (one read, not io.ReadAll's
+	// growing ones); the limit holds whatever the size says.
+	buf := bytes.NewBuffer(nil)
+	if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Size() >= 0 && fi.Size() <= maxManifestSize {
+			buf.Grow(int(fi.Size()) + 1)
+		}
+	}
+	_, err = buf.ReadFrom(io.LimitReader(rc, maxManifestSize+1))
+	b := buf.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", l.name, h, err)
 	}
@@ -131,7 +141,11 @@ func (i *layoutIndex) Image(h v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: manifest %s: %w", i.l.name, h, err)
 	}
-	return partial.CompressedToImage(&layoutImage{l: i.l, raw: raw, m: m})
+	li := &layoutImage{l: i.l, raw: raw, m: m}
+	// The config is read (and its digest checked) once: the image's
+	// helpers ask for it again for the layers and the config's name.
+	li.config = sync.OnceValues(func() ([]byte, error) { return li.l.readVerified(li.m.Config.Digest) })
+	return partial.CompressedToImage(li)
 }
 
 func (i *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
@@ -143,9 +157,10 @@ func (i *layoutIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 }
 
 type layoutImage struct {
-	l   *ociLayout
-	raw []byte
-	m   *v1.Manifest
+	l      *ociLayout
+	raw    []byte
+	m      *v1.Manifest
+	config func() ([]byte, error)
 }
 
 func (li *layoutImage) MediaType() (types.MediaType, error) {
@@ -154,10 +169,8 @@ func (li *layoutImage) MediaType() (types.MediaType, error) {
 	}
 	return types.OCIManifestSchema1, nil
 }
-func (li *layoutImage) RawManifest() ([]byte, error) { return li.raw, nil }
-func (li *layoutImage) RawConfigFile() ([]byte, error) {
-	return li.l.readVerified(li.m.Config.Digest)
-}
+func (li *layoutImage) RawManifest() ([]byte, error)   { return li.raw, nil }
+func (li *layoutImage) RawConfigFile() ([]byte, error) { return li.config() }
 
 func (li *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	for _, d := range li.m.Layers {
