@@ -12,7 +12,7 @@ import (
 	"time"
 
 	packageurl "github.com/package-url/packageurl-go"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"

@@ -7,7 +7,7 @@ import (
 	"io"
 	"iter"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // maxYAMLNodes caps an estimate of the nodes a YAML lock file parses
