@@ -2,7 +2,6 @@ package scan
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -15,13 +14,12 @@ import (
 	"github.com/drydockscan/drydock/internal/source"
 )
 
-// mergedFormat versions merged and what it leaves out (part of the key).
-const mergedFormat = 1
+// mergedFormat versions merged, its encoding (mergedcodec.go) and what it
+// leaves out (part of the key).
+const mergedFormat = 2
 
 // merged is what an image entry keeps of a scan: everything Image
-// returns but the statistics. It is kept as JSON, the form every report
-// and the server's API take it in: gob would drop a pointer to a zero
-// value (a finding's layer index 0), JSON keeps it.
+// returns but the statistics.
 type merged struct {
 	Inventory inventory.Inventory
 	Warnings  []analyze.LayerFileError
@@ -69,7 +67,7 @@ func fromImageCache(ctx context.Context, c *cache.Cache, key cache.Key, img *sou
 		return nil
 	}
 	var m merged
-	if err := json.Unmarshal(e.Result, &m); err != nil {
+	if err := decodeMerged(e.Result, &m); err != nil {
 		log.Warn("layer cache image entry unreadable, merging the layers again", "error", err)
 		return nil
 	}
@@ -99,7 +97,7 @@ func putImage(ctx context.Context, c *cache.Cache, key cache.Key, ids []cache.La
 	// to the cache.
 	inv := res.Inventory
 	inv.Layers = nil
-	b, err := json.Marshal(merged{Inventory: inv, Warnings: res.Warnings, Examined: res.Examined})
+	b, err := encodeMerged(&merged{Inventory: inv, Warnings: res.Warnings, Examined: res.Examined})
 	if err != nil {
 		return
 	}
