@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/drydockscan/drydock/internal/binenc"
 	"github.com/drydockscan/drydock/internal/vulndb"
 )
 
@@ -41,7 +42,8 @@ type Candidate struct {
 //	uvarint n versions × str
 //	uvarint n severities: str type, str score, str source
 //
-// str is a uvarint length and the bytes.
+// str is a uvarint length and the bytes (binenc), a time a varint of
+// unix seconds and a uvarint of nanoseconds, read back in UTC.
 const candidateFormat = 1
 
 const (
@@ -58,9 +60,21 @@ const (
 
 var errCorrupt = errors.New("corrupt candidate entry")
 
-func appendStr(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.AppendVarint(b, t.Unix())
+	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
+}
+
+func (d *decoder) time() time.Time {
+	sec := d.Varint()
+	nsec := d.Uvarint()
+	if nsec >= 1e9 {
+		d.Fail()
+	}
+	if d.Failed() {
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
 }
 
 func encodeCandidate(b []byte, r *vulndb.Record, a *vulndb.Affected) []byte {
@@ -74,29 +88,25 @@ func encodeCandidate(b []byte, r *vulndb.Record, a *vulndb.Affected) []byte {
 	}
 	b = append(b, flags)
 	if !r.Modified.IsZero() {
-		b = binary.AppendVarint(b, r.Modified.Unix())
-		b = binary.AppendUvarint(b, uint64(r.Modified.Nanosecond()))
+		b = appendTime(b, r.Modified)
 	}
-	b = appendStr(b, r.ID)
-	b = binary.AppendUvarint(b, uint64(len(r.Aliases)))
-	for _, s := range r.Aliases {
-		b = appendStr(b, s)
-	}
+	b = binenc.AppendStr(b, r.ID)
+	b = binenc.AppendStrs(b, r.Aliases)
 	return appendAffected(b, a)
 }
 
 // appendAffected encodes an affected entry without its extension objects
 // (EcosystemSpecific, DatabaseSpecific).
 func appendAffected(b []byte, a *vulndb.Affected) []byte {
-	b = appendStr(b, a.Package.Ecosystem)
-	b = appendStr(b, a.Package.Name)
-	b = appendStr(b, a.Package.PURL)
-	b = appendStr(b, a.Status)
-	b = appendStr(b, a.Note)
+	b = binenc.AppendStr(b, a.Package.Ecosystem)
+	b = binenc.AppendStr(b, a.Package.Name)
+	b = binenc.AppendStr(b, a.Package.PURL)
+	b = binenc.AppendStr(b, a.Status)
+	b = binenc.AppendStr(b, a.Note)
 	b = binary.AppendUvarint(b, uint64(len(a.Ranges)))
 	for _, rg := range a.Ranges {
-		b = appendStr(b, rg.Type)
-		b = appendStr(b, rg.Repo)
+		b = binenc.AppendStr(b, rg.Type)
+		b = binenc.AppendStr(b, rg.Repo)
 		b = binary.AppendUvarint(b, uint64(len(rg.Events)))
 		for _, e := range rg.Events {
 			var f byte
@@ -115,24 +125,21 @@ func appendAffected(b []byte, a *vulndb.Affected) []byte {
 			b = append(b, f)
 			for _, s := range [...]string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
 				if s != "" {
-					b = appendStr(b, s)
+					b = binenc.AppendStr(b, s)
 				}
 			}
 		}
 	}
-	b = binary.AppendUvarint(b, uint64(len(a.Versions)))
-	for _, s := range a.Versions {
-		b = appendStr(b, s)
-	}
+	b = binenc.AppendStrs(b, a.Versions)
 	return appendSeverities(b, a.Severity)
 }
 
 func appendSeverities(b []byte, sevs []vulndb.Severity) []byte {
 	b = binary.AppendUvarint(b, uint64(len(sevs)))
 	for _, s := range sevs {
-		b = appendStr(b, s.Type)
-		b = appendStr(b, s.Score)
-		b = appendStr(b, s.Source)
+		b = binenc.AppendStr(b, s.Type)
+		b = binenc.AppendStr(b, s.Score)
+		b = binenc.AppendStr(b, s.Source)
 	}
 	return b
 }
@@ -141,9 +148,7 @@ func appendSeverities(b []byte, sevs []vulndb.Severity) []byte {
 // shares that one allocation; slices come from the arena, shared by all
 // candidates of one lookup.
 type decoder struct {
-	s     string
-	pos   int
-	err   error
+	binenc.Reader
 	arena *arena
 }
 
@@ -168,83 +173,15 @@ func carve[T any](pool *[]T, n int) []T {
 	return (*pool)[l : l+n : l+n]
 }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	var x uint64
-	var shift uint
-	for i := 0; i < binary.MaxVarintLen64; i++ {
-		if d.pos >= len(d.s) {
-			d.err = errCorrupt
-			return 0
-		}
-		c := d.s[d.pos]
-		d.pos++
-		if c < 0x80 {
-			return x | uint64(c)<<shift
-		}
-		x |= uint64(c&0x7f) << shift
-		shift += 7
-	}
-	d.err = errCorrupt
-	return 0
-}
-
-func (d *decoder) varint() int64 {
-	u := d.uvarint()
-	x := int64(u >> 1)
-	if u&1 != 0 {
-		x = ^x
-	}
-	return x
-}
-
-func (d *decoder) byte() byte {
-	if d.err != nil || d.pos >= len(d.s) {
-		d.err = errCorrupt
-		return 0
-	}
-	c := d.s[d.pos]
-	d.pos++
-	return c
-}
-
-func (d *decoder) str() string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.s)-d.pos) {
-		d.err = errCorrupt
-		return ""
-	}
-	s := d.s[d.pos : d.pos+int(n)]
-	d.pos += int(n)
-	return s
-}
-
-// count reads a slice length, bounded by the bytes left (every element
-// takes at least one byte).
-func (d *decoder) count() int {
-	n := d.uvarint()
-	if d.err == nil && n > uint64(len(d.s)-d.pos) {
-		d.err = errCorrupt
-	}
-	if d.err != nil {
-		return 0
-	}
-	return int(n)
-}
-
+// strs is Reader.Strs with the slice from the arena.
 func (d *decoder) strs() []string {
-	n := d.count()
+	n := d.Count(1)
 	if n == 0 {
 		return nil
 	}
 	out := carve(&d.arena.strs, n)
 	for i := range out {
-		out[i] = d.str()
+		out[i] = d.Str()
 	}
 	return out
 }
@@ -255,58 +192,53 @@ func decodeCandidate(feed string, v []byte, c *Candidate) error {
 
 // decodeCandidateString decodes from a string, taking slices from a.
 func decodeCandidateString(feed, v string, a *arena, c *Candidate) error {
-	d := decoder{s: v, arena: a}
-	if d.byte() != candidateFormat {
+	d := decoder{Reader: binenc.NewReader(v), arena: a}
+	if d.Byte() != candidateFormat {
 		return errCorrupt
 	}
-	flags := d.byte()
+	flags := d.Byte()
 	*c = Candidate{Feed: feed, Withdrawn: flags&flagWithdrawn != 0}
 	if flags&flagModified != 0 {
-		sec := d.varint()
-		nsec := d.uvarint()
-		if nsec >= 1e9 {
-			return errCorrupt
-		}
-		c.Modified = time.Unix(sec, int64(nsec)).UTC()
+		c.Modified = d.time()
 	}
-	c.ID = d.str()
+	c.ID = d.Str()
 	c.Aliases = d.strs()
 	d.affected(&c.Affected)
-	if d.err == nil && d.pos != len(d.s) {
+	if !d.Done() {
 		return errCorrupt
 	}
-	return d.err
+	return nil
 }
 
 // affected decodes what appendAffected encodes into af.
 func (d *decoder) affected(af *vulndb.Affected) {
-	af.Package.Ecosystem = d.str()
-	af.Package.Name = d.str()
-	af.Package.PURL = d.str()
-	af.Status = d.str()
-	af.Note = d.str()
-	if n := d.count(); n > 0 {
+	af.Package.Ecosystem = d.Str()
+	af.Package.Name = d.Str()
+	af.Package.PURL = d.Str()
+	af.Status = d.Str()
+	af.Note = d.Str()
+	if n := d.Count(1); n > 0 {
 		af.Ranges = carve(&d.arena.ranges, n)
 		for i := range af.Ranges {
 			rg := &af.Ranges[i]
-			rg.Type = d.str()
-			rg.Repo = d.str()
-			if m := d.count(); m > 0 {
+			rg.Type = d.Str()
+			rg.Repo = d.Str()
+			if m := d.Count(1); m > 0 {
 				rg.Events = carve(&d.arena.events, m)
 				for j := range rg.Events {
 					e := &rg.Events[j]
-					f := d.byte()
+					f := d.Byte()
 					if f&evIntroduced != 0 {
-						e.Introduced = d.str()
+						e.Introduced = d.Str()
 					}
 					if f&evFixed != 0 {
-						e.Fixed = d.str()
+						e.Fixed = d.Str()
 					}
 					if f&evLastAffected != 0 {
-						e.LastAffected = d.str()
+						e.LastAffected = d.Str()
 					}
 					if f&evLimit != 0 {
-						e.Limit = d.str()
+						e.Limit = d.Str()
 					}
 				}
 			}
@@ -317,13 +249,13 @@ func (d *decoder) affected(af *vulndb.Affected) {
 }
 
 func (d *decoder) severities() []vulndb.Severity {
-	n := d.count()
+	n := d.Count(1)
 	if n == 0 {
 		return nil
 	}
 	out := carve(&d.arena.sevs, n)
 	for i := range out {
-		out[i] = vulndb.Severity{Type: d.str(), Score: d.str(), Source: d.str()}
+		out[i] = vulndb.Severity{Type: d.Str(), Score: d.Str(), Source: d.Str()}
 	}
 	return out
 }

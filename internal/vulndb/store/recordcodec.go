@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/drydockscan/drydock/internal/binenc"
 	"github.com/drydockscan/drydock/internal/vulndb"
 )
 
@@ -15,15 +16,15 @@ import (
 //
 //	format byte (recordFormat)
 //	flags byte (recPublished, recModified, recWithdrawn)
-//	per flag set, in that order: varint unix seconds, uvarint nanoseconds
+//	per flag set, in that order: time
 //	str id, strs aliases, strs upstream, strs related, str summary, str details
 //	uvarint n severities: str type, str score, str source
 //	uvarint n affected: the candidate's affected encoding, str ecosystem_specific, str database_specific
 //	uvarint n references: str type, str url
 //	str database_specific, str feed
 //
-// strs is a uvarint count and that many str. Times decode in UTC, and
-// the extension objects are kept as encoding/json writes them.
+// str, strs and time are as in the candidate encoding; times decode in
+// UTC, and the extension objects are kept as encoding/json writes them.
 const recordFormat = 1
 
 const (
@@ -32,32 +33,18 @@ const (
 	recWithdrawn
 )
 
-func appendTime(b []byte, t time.Time) []byte {
-	b = binary.AppendVarint(b, t.Unix())
-	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
-}
-
-func appendStrs(b []byte, ss []string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(ss)))
-	for _, s := range ss {
-		b = appendStr(b, s)
-	}
-	return b
-}
-
 // appendRaw appends a JSON extension object as encoding/json writes a
 // RawMessage (compact, HTML-escaped), which is what JSON storage kept;
 // what is not valid JSON is refused, as encoding/json refuses it.
 func appendRaw(b []byte, raw json.RawMessage) ([]byte, error) {
 	if len(raw) == 0 {
-		return appendStr(b, ""), nil
+		return binenc.AppendStr(b, ""), nil
 	}
 	c, err := json.Marshal(raw)
 	if err != nil {
 		return nil, err
 	}
-	b = binary.AppendUvarint(b, uint64(len(c)))
-	return append(b, c...), nil
+	return binenc.AppendStr(b, string(c)), nil
 }
 
 // encodeRecordBinary appends r's encoding to b.
@@ -75,12 +62,12 @@ func encodeRecordBinary(b []byte, r *vulndb.Record) ([]byte, error) {
 			b = appendTime(b, t)
 		}
 	}
-	b = appendStr(b, r.ID)
-	b = appendStrs(b, r.Aliases)
-	b = appendStrs(b, r.Upstream)
-	b = appendStrs(b, r.Related)
-	b = appendStr(b, r.Summary)
-	b = appendStr(b, r.Details)
+	b = binenc.AppendStr(b, r.ID)
+	b = binenc.AppendStrs(b, r.Aliases)
+	b = binenc.AppendStrs(b, r.Upstream)
+	b = binenc.AppendStrs(b, r.Related)
+	b = binenc.AppendStr(b, r.Summary)
+	b = binenc.AppendStr(b, r.Details)
 	b = appendSeverities(b, r.Severity)
 	b = binary.AppendUvarint(b, uint64(len(r.Affected)))
 	var err error
@@ -96,23 +83,23 @@ func encodeRecordBinary(b []byte, r *vulndb.Record) ([]byte, error) {
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.References)))
 	for _, ref := range r.References {
-		b = appendStr(b, ref.Type)
-		b = appendStr(b, ref.URL)
+		b = binenc.AppendStr(b, ref.Type)
+		b = binenc.AppendStr(b, ref.URL)
 	}
 	if b, err = appendRaw(b, r.DatabaseSpecific); err != nil {
 		return nil, err
 	}
-	return appendStr(b, r.Feed), nil
+	return binenc.AppendStr(b, r.Feed), nil
 }
 
 // decodeRecordBinary decodes what encodeRecordBinary encodes. The
 // record's strings share v's memory.
 func decodeRecordBinary(v string, r *vulndb.Record) error {
-	d := decoder{s: v, arena: &arena{}}
-	if d.byte() != recordFormat {
+	d := decoder{Reader: binenc.NewReader(v), arena: &arena{}}
+	if d.Byte() != recordFormat {
 		return errCorrupt
 	}
-	flags := d.byte()
+	flags := d.Byte()
 	if flags&^(recPublished|recModified|recWithdrawn) != 0 {
 		return errCorrupt
 	}
@@ -122,14 +109,14 @@ func decodeRecordBinary(v string, r *vulndb.Record) error {
 			*t = d.time()
 		}
 	}
-	r.ID = d.str()
+	r.ID = d.Str()
 	r.Aliases = d.strs()
 	r.Upstream = d.strs()
 	r.Related = d.strs()
-	r.Summary = d.str()
-	r.Details = d.str()
+	r.Summary = d.Str()
+	r.Details = d.Str()
 	r.Severity = d.severities()
-	if n := d.count(); n > 0 {
+	if n := d.Count(1); n > 0 {
 		r.Affected = make([]vulndb.Affected, n)
 		for i := range r.Affected {
 			a := &r.Affected[i]
@@ -138,35 +125,23 @@ func decodeRecordBinary(v string, r *vulndb.Record) error {
 			a.DatabaseSpecific = d.raw()
 		}
 	}
-	if n := d.count(); n > 0 {
+	if n := d.Count(1); n > 0 {
 		r.References = make([]vulndb.Reference, n)
 		for i := range r.References {
-			r.References[i] = vulndb.Reference{Type: d.str(), URL: d.str()}
+			r.References[i] = vulndb.Reference{Type: d.Str(), URL: d.Str()}
 		}
 	}
 	r.DatabaseSpecific = d.raw()
-	r.Feed = d.str()
-	if d.err == nil && d.pos != len(d.s) {
+	r.Feed = d.Str()
+	if !d.Done() {
 		return errCorrupt
 	}
-	return d.err
-}
-
-func (d *decoder) time() time.Time {
-	sec := d.varint()
-	nsec := d.uvarint()
-	if nsec >= 1e9 {
-		d.err = errCorrupt
-	}
-	if d.err != nil {
-		return time.Time{}
-	}
-	return time.Unix(sec, int64(nsec)).UTC()
+	return nil
 }
 
 // raw reads an extension object; nil when empty.
 func (d *decoder) raw() json.RawMessage {
-	s := d.str()
+	s := d.Str()
 	if s == "" {
 		return nil
 	}
