@@ -124,7 +124,7 @@ func (db *DB) Record(id string) (vulndb.Record, error) {
 				continue
 			}
 			var r vulndb.Record
-			if err := db.decodeRecord(data, &r); err != nil {
+			if err := decodeRecord(data, &r); err != nil {
 				return fmt.Errorf("vulnerability database %s: feed %s: record %s: %w", db.path, f, id, err)
 			}
 			if !found || r.Modified.After(best.Modified) {
@@ -150,7 +150,7 @@ func (db *DB) FeedRecord(feed, id string) (vulndb.Record, error) {
 		if data == nil {
 			return fmt.Errorf("record %s in feed %s: %w", id, feed, ErrNotFound)
 		}
-		return db.decodeRecord(data, &r)
+		return decodeRecord(data, &r)
 	})
 	return r, err
 }

@@ -34,17 +34,16 @@ func viaJSON(t testing.TB, r *vulndb.Record) vulndb.Record {
 // does and reads it back: the same record JSON storage gave, and every
 // truncation of the stored form is refused.
 func TestRecordCodecRoundTrip(t *testing.T) {
-	db := openRW(t, t.TempDir()+"/db")
 	n := 0
 	for _, eco := range []string{"Go", "PyPI", "crates.io", "Debian:12", "Debian:13"} {
 		for _, r := range readMirror(t, eco) {
 			r.Feed = "osv/" + eco
-			stored, err := db.encodeRecord(nil, &r)
+			stored, err := encodeRecord(&r)
 			if err != nil {
 				t.Fatalf("%s: %v", r.ID, err)
 			}
 			var got vulndb.Record
-			if err := db.decodeRecord(stored, &got); err != nil {
+			if err := decodeRecord(stored, &got); err != nil {
 				t.Fatalf("%s: %v", r.ID, err)
 			}
 			if diff := cmp.Diff(viaJSON(t, &r), got); diff != "" {
@@ -115,11 +114,10 @@ func TestRecordCodecEdges(t *testing.T) {
 // A stored record whose header claims more than maxRecord bytes is
 // refused before anything is allocated.
 func TestDecodeRecordCap(t *testing.T) {
-	db := openRW(t, t.TempDir()+"/db")
 	// S2's header is the decoded length as a uvarint.
 	huge := []byte{0x80, 0x80, 0x80, 0x80, 0x7f}
 	var r vulndb.Record
-	if err := db.decodeRecord(huge, &r); err == nil {
+	if err := decodeRecord(huge, &r); err == nil {
 		t.Error("a record claiming 32 GiB decoded")
 	}
 }

@@ -289,16 +289,16 @@ const maxRecord = 64 << 20
 // where zstd's per-frame set-up took tens, and the records take a little
 // less room than zstd-compressed JSON did (17.5 against 18.5 MB for the
 // public OSV, Debian and Go data).
-func (db *DB) encodeRecord(dst []byte, r *vulndb.Record) ([]byte, error) {
+func encodeRecord(r *vulndb.Record) ([]byte, error) {
 	data, err := encodeRecordBinary(nil, r)
 	if err != nil {
 		return nil, err
 	}
-	return s2.Encode(dst[:0], data), nil
+	return s2.Encode(nil, data), nil
 }
 
 // decodeRecord decodes a stored record. Its strings share one allocation.
-func (db *DB) decodeRecord(stored []byte, r *vulndb.Record) error {
+func decodeRecord(stored []byte, r *vulndb.Record) error {
 	n, err := s2.DecodedLen(stored)
 	if err != nil {
 		return err

@@ -230,7 +230,7 @@ func (w *FeedWriter) Put(r *vulndb.Record) error {
 	}
 	rec := *r
 	rec.Feed = w.name
-	data, err := w.db.encodeRecord(nil, &rec)
+	data, err := encodeRecord(&rec)
 	if err != nil {
 		return fmt.Errorf("feed %s: record %s: %w", w.name, r.ID, err)
 	}
@@ -260,7 +260,7 @@ func (w *FeedWriter) Put(r *vulndb.Record) error {
 // unindex removes the index entries of a stored record and its count.
 func (w *FeedWriter) unindex(idx *bolt.Bucket, stored []byte) error {
 	var old vulndb.Record
-	if err := w.db.decodeRecord(stored, &old); err != nil {
+	if err := decodeRecord(stored, &old); err != nil {
 		return fmt.Errorf("feed %s: stored record: %w", w.name, err)
 	}
 	if !old.Withdrawn.IsZero() {
