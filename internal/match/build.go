@@ -287,28 +287,12 @@ func primaryURL(r *vulndb.Record) string {
 	return ""
 }
 
-// record returns a full record, read once per Match (or per shared
-// Reads).
+// record returns the full record lookup read for a hit.
 func (m *matcher) record(id string) (*vulndb.Record, error) {
-	if r, ok := m.records[id]; ok {
+	if r, ok := m.records[id]; ok && r != nil {
 		return r, nil
 	}
-	k := recordKey{"", id}
-	if r, ok := m.reads.records.get(k); ok {
-		m.records[id] = r
-		return r, nil
-	}
-	if err := m.ctx.Err(); err != nil {
-		return nil, err
-	}
-	r, err := m.db.Record(id)
-	if err != nil {
-		return nil, fmt.Errorf("record %s: %w", id, err)
-	}
-	m.records[id] = &r
-	m.reads.records.put(k, &r)
-	m.reads.decoded.Add(1)
-	return &r, nil
+	return nil, fmt.Errorf("record %s: not read with its candidate", id)
 }
 
 // severities returns a CVE's enrichment ratings, read once per Match (or

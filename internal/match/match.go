@@ -6,7 +6,8 @@
 // the database) and a precise check of each candidate's affected entry with
 // the ecosystem's own version order (version.For, version.Affected). Full
 // records, CVSS enrichment and KEV entries are read only for the
-// candidates that matched.
+// candidates that matched. Packages are looked up, and their matched
+// records read, by one worker per CPU on the same snapshot.
 //
 // # What is matched where
 //
@@ -74,6 +75,8 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -83,14 +86,13 @@ import (
 	"github.com/drydockscan/drydock/internal/vulndb/store"
 )
 
-// DB is the database the matcher reads; *store.DB satisfies it. When the
-// database also has FeedRecord(feed, id) (as *store.DB has), a record is
-// read from the feed that matched instead of from every feed holding it.
+// DB is the database the matcher reads; *store.DB satisfies it. A record
+// is read from the feed that matched (store.Lookup.FeedRecord) instead of
+// from every feed holding it.
 type DB interface {
-	// Lookup runs fn on one snapshot of the database.
-	Lookup(fn func(*store.Lookup) error) error
-	// Record returns the full record with that id.
-	Record(id string) (vulndb.Record, error)
+	// Lookups runs fn with up to n Lookups on one snapshot of the
+	// database, one for each goroutine.
+	Lookups(n int, fn func([]*store.Lookup) error) error
 	// Severities returns the CVSS enrichment of a CVE.
 	Severities(cve string) ([]vulndb.Severity, error)
 	// KEV returns a CVE's Known Exploited Vulnerabilities entry.
@@ -134,13 +136,11 @@ func Match(ctx context.Context, db DB, inv *inventory.Inventory, opts Options) (
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	targets := m.targets(inv)
-	hits, err := m.lookup(targets)
+	hits, records, err := m.lookup(targets)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.prefetch(hits); err != nil {
-		return nil, err
-	}
+	m.pick(hits, records)
 	var out []finding.Finding
 	for i := range targets {
 		if len(hits[i]) == 0 {
@@ -162,8 +162,9 @@ func Match(ctx context.Context, db DB, inv *inventory.Inventory, opts Options) (
 	return out, nil
 }
 
-// matcher holds one Match call's state: the records it uses by id, and
-// what was read from the database (its own, or shared).
+// matcher holds one Match call's state: the records it uses by id (fixed
+// before findings are built, then only read), and what was read from the
+// database (its own, or shared).
 type matcher struct {
 	ctx     context.Context
 	db      DB
@@ -173,41 +174,127 @@ type matcher struct {
 	reads   *Reads
 }
 
-// lookup runs the prefilter and the version check for every target on one
-// snapshot. hits[i] are target i's matching candidates.
-func (m *matcher) lookup(targets []target) ([][]hit, error) {
+// lookupBatch is how many targets a lookup worker takes at a time: enough
+// to keep neighbouring packages, whose index entries share pages, on one
+// worker.
+const lookupBatch = 16
+
+// lookup runs the prefilter and the version check for every target, and
+// reads the full records of each target's hits as soon as they are found,
+// on up to one worker per CPU, each with its own Lookup on one snapshot of
+// the database: reading records while other packages are still being
+// looked up keeps both cores busy through most of a match's cost. hits[i]
+// are target i's matching candidates; the records read are returned by
+// the feed and id that matched. Of the copies of a record several feeds
+// hold, only the one a match uses is read (see better), and what the
+// shared reads hold already is not read again.
+func (m *matcher) lookup(targets []target) ([][]hit, map[recordKey]*vulndb.Record, error) {
 	hits := make([][]hit, len(targets))
-	err := m.db.Lookup(func(l *store.Lookup) error {
-		for i := range targets {
-			t := &targets[i]
-			if i%64 == 0 {
-				if err := m.ctx.Err(); err != nil {
-					return err
-				}
+	var (
+		next    atomic.Int64
+		mu      sync.Mutex
+		chosen  = map[string]*store.Candidate{}
+		records = map[recordKey]*vulndb.Record{}
+	)
+	// claim reports whether the caller is to read c's record: no better
+	// copy of it was chosen yet, and the shared reads do not hold it.
+	claim := func(c *store.Candidate) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if cur, ok := chosen[c.ID]; ok && !better(c, cur) {
+			return false
+		}
+		chosen[c.ID] = c
+		k := recordKey{c.Feed, c.ID}
+		if r, ok := m.reads.records.get(k); ok {
+			records[k] = r
+			return false
+		}
+		return true
+	}
+	read := func(l *store.Lookup, c *store.Candidate) error {
+		r, err := l.FeedRecord(c.Feed, c.ID)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", c.ID, err)
+		}
+		k := recordKey{c.Feed, c.ID}
+		m.reads.records.put(k, &r)
+		m.reads.decoded.Add(1)
+		mu.Lock()
+		records[k] = &r
+		mu.Unlock()
+		return nil
+	}
+	work := func(ctx context.Context, l *store.Lookup) error {
+		var best []*store.Candidate
+		for {
+			start := int(next.Add(lookupBatch)) - lookupBatch
+			if start >= len(targets) {
+				return nil
 			}
-			k := candKey{t.eco, t.name}
-			cands, ok := m.reads.cands.get(k)
-			if !ok {
-				var err error
-				cands, err = l.Candidates(nil, t.eco, t.name)
-				if err != nil {
-					return fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
-				}
-				m.reads.cands.put(k, cands)
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			for j := range cands {
-				c := &cands[j]
-				if c.Withdrawn {
-					continue
+			for i := start; i < min(start+lookupBatch, len(targets)); i++ {
+				t := &targets[i]
+				k := candKey{t.eco, t.name}
+				cands, ok := m.reads.cands.get(k)
+				if !ok {
+					var err error
+					cands, err = l.Candidates(nil, t.eco, t.name)
+					if err != nil {
+						return fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
+					}
+					m.reads.cands.put(k, cands)
 				}
-				if h, ok := m.check(t, c); ok {
+				best = best[:0]
+				for j := range cands {
+					c := &cands[j]
+					if c.Withdrawn {
+						continue
+					}
+					h, ok := m.check(t, c)
+					if !ok {
+						continue
+					}
 					hits[i] = append(hits[i], h)
+					// The target's best copy of each record (feeds hold
+					// the same ids: both Debian feeds, say).
+					if j := slices.IndexFunc(best, func(b *store.Candidate) bool { return b.ID == c.ID }); j < 0 {
+						best = append(best, c)
+					} else if better(c, best[j]) {
+						best[j] = c
+					}
+				}
+				for _, c := range best {
+					if claim(c) {
+						if err := read(l, c); err != nil {
+							return err
+						}
+					}
 				}
 			}
 		}
-		return nil
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(targets)+lookupBatch-1)/lookupBatch)
+	err := m.db.Lookups(workers, func(ls []*store.Lookup) error {
+		if len(ls) == 1 {
+			return work(m.ctx, ls[0])
+		}
+		g, ctx := errgroup.WithContext(m.ctx)
+		for _, l := range ls {
+			g.Go(func() error { return work(ctx, l) })
+		}
+		return g.Wait()
 	})
-	return hits, err
+	return hits, records, err
+}
+
+// better reports whether a is the copy of a record to use rather than b:
+// the most recently modified one, the first feed by name on a tie, as
+// DB.Record chooses among all copies.
+func better(a, b *store.Candidate) bool {
+	return a.Modified.After(b.Modified) || (a.Modified.Equal(b.Modified) && a.Feed < b.Feed)
 }
 
 // cmpFixed orders fixed versions with the ecosystem's comparer, falling
@@ -221,81 +308,19 @@ func cmpFixed(t *target) func(a, b string) int {
 	}
 }
 
-// feedRecorder is implemented by *store.DB: reading a record from the one
-// feed that matched it decodes one copy instead of every feed's.
-type feedRecorder interface {
-	FeedRecord(feed, id string) (vulndb.Record, error)
-}
-
-// prefetch reads the full records of every hit, in parallel: decoding
-// them is most of a match's cost. Of the copies several feeds hold, the
-// most recently modified one matched is read (the first feed by name on a
-// tie), as DB.Record chooses among all copies.
-func (m *matcher) prefetch(hits [][]hit) error {
+// pick keeps, for every record id the hits name, the copy a match uses
+// (see better); lookup read it.
+func (m *matcher) pick(hits [][]hit, records map[recordKey]*vulndb.Record) {
 	from := map[string]*store.Candidate{}
 	for _, hs := range hits {
 		for i := range hs {
 			c := hs[i].cand
-			if best, ok := from[c.ID]; !ok || c.Modified.After(best.Modified) ||
-				(c.Modified.Equal(best.Modified) && c.Feed < best.Feed) {
+			if cur, ok := from[c.ID]; !ok || better(c, cur) {
 				from[c.ID] = c
 			}
 		}
 	}
-	ids := make([]string, 0, len(from))
-	for id := range from {
-		ids = append(ids, id)
+	for id, c := range from {
+		m.records[id] = records[recordKey{c.Feed, id}]
 	}
-	slices.Sort(ids)
-	fr, byFeed := m.db.(feedRecorder)
-	key := func(id string) recordKey {
-		if byFeed {
-			return recordKey{from[id].Feed, id}
-		}
-		return recordKey{"", id}
-	}
-	// What the shared reads hold already is not read again.
-	var missing []string
-	for _, id := range ids {
-		if r, ok := m.reads.records.get(key(id)); ok {
-			m.records[id] = r
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	recs := make([]vulndb.Record, len(missing))
-	g, ctx := errgroup.WithContext(m.ctx)
-	workers := min(runtime.GOMAXPROCS(0), len(missing)/16+1)
-	for w := range workers {
-		g.Go(func() error {
-			for i := w; i < len(missing); i += workers {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				var (
-					r   vulndb.Record
-					err error
-				)
-				if byFeed {
-					r, err = fr.FeedRecord(from[missing[i]].Feed, missing[i])
-				} else {
-					r, err = m.db.Record(missing[i])
-				}
-				if err != nil {
-					return fmt.Errorf("record %s: %w", missing[i], err)
-				}
-				recs[i] = r
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	for i, id := range missing {
-		m.records[id] = &recs[i]
-		m.reads.records.put(key(id), &recs[i])
-		m.reads.decoded.Add(1)
-	}
-	return nil
 }

@@ -7,14 +7,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 	"github.com/drydockscan/drydock/internal/version"
 	"github.com/drydockscan/drydock/internal/vulndb"
+	"github.com/drydockscan/drydock/internal/vulndb/store"
 )
 
 // summary is what the table tests compare of a finding.
@@ -296,18 +299,63 @@ func TestCancelled(t *testing.T) {
 	}
 }
 
-// failingDB fails every record read.
-type failingDB struct{ DB }
-
-var errBroken = errors.New("broken")
-
-func (failingDB) Record(string) (vulndb.Record, error) { return vulndb.Record{}, errBroken }
-
+// TestRecordError damages the records of the feed a package matches in,
+// as a broken or tampered database file would: the match fails, naming
+// the record.
 func TestRecordError(t *testing.T) {
-	db := failingDB{fixtureDB(t)}
-	_, err := Match(context.Background(), db, &inventory.Inventory{OS: bookworm, Packages: bookwormPackages()[:1]}, Options{})
-	if !errors.Is(err, errBroken) || !strings.Contains(err.Error(), "DEBIAN-CVE-2024-") {
-		t.Fatalf("err = %v, want the record's error naming it", err)
+	tests := []struct {
+		name   string
+		damage func(b *bolt.Bucket, k []byte) error
+		want   error
+	}{
+		{"missing", func(b *bolt.Bucket, k []byte) error { return b.Delete(k) }, store.ErrNotFound},
+		{"corrupt", func(b *bolt.Bucket, k []byte) error { return b.Put(k, []byte("not a record")) }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fixture := fixtureDB(t)
+			path := fixture.Path()
+			if err := fixture.Close(); err != nil {
+				t.Fatal(err)
+			}
+			damageRecords(t, path, "osv/Debian:12", tt.damage)
+			db, err := store.Open(context.Background(), path, store.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			_, err = Match(context.Background(), db, &inventory.Inventory{OS: bookworm, Packages: bookwormPackages()[:1]}, Options{})
+			if err == nil || !strings.Contains(err.Error(), "DEBIAN-CVE-2024-") || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("err = %v, want an error naming the record (%v)", err, tt.want)
+			}
+		})
+	}
+}
+
+// damageRecords applies damage to every record a feed of the database
+// file holds.
+func damageRecords(t *testing.T, path, feed string, damage func(b *bolt.Bucket, k []byte) error) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		rec := tx.Bucket([]byte("feeds")).Bucket([]byte(feed)).Bucket([]byte("rec"))
+		var keys [][]byte
+		if err := rec.ForEach(func(k, _ []byte) error { keys = append(keys, slices.Clone(k)); return nil }); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := damage(rec, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -38,8 +38,7 @@ type Reads struct {
 // candKey names a package in an ecosystem.
 type candKey struct{ eco, name string }
 
-// recordKey names a record: the feed it was read from ("" when read
-// through DB.Record, which chooses among the feeds) and its id.
+// recordKey names a record: the feed it was read from and its id.
 type recordKey struct{ feed, id string }
 
 // NewReads returns an empty Reads.

@@ -2,11 +2,14 @@ package match
 
 import (
 	"context"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 
 	gocmp "github.com/google/go-cmp/cmp"
 
+	"github.com/drydockscan/drydock/internal/finding"
 	"github.com/drydockscan/drydock/internal/inventory"
 )
 
@@ -90,6 +93,46 @@ func BenchmarkRematch1000Images(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestParallelLookup: a match spread over several lookup workers finds
+// what one worker finds, and reads each record once: the copy it uses,
+// not every feed's (the shared database holds the Debian records in two
+// feeds).
+func TestParallelLookup(t *testing.T) {
+	db := openRealDB(t)
+	ctx := context.Background()
+	for _, image := range []string{app, slim, synthetic} {
+		t.Run(image, func(t *testing.T) {
+			inv := syntheticInventory()
+			if image != synthetic {
+				inv = corpusInventory(t, image)
+			}
+			match := func(procs int) ([]finding.Finding, int) {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				reads := NewReads()
+				fs, err := Match(ctx, db, inv, Options{IncludeOSOwned: true, Reads: reads})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fs, reads.Decoded()
+			}
+			one, oneDecoded := match(1)
+			four, fourDecoded := match(4)
+			if diff := gocmp.Diff(one, four); diff != "" {
+				t.Errorf("four workers found otherwise (-one +four):\n%s", diff)
+			}
+			ids := map[string]bool{}
+			for _, f := range one {
+				for _, r := range f.Records {
+					ids[r[strings.LastIndex(r, ":")+1:]] = true
+				}
+			}
+			if oneDecoded != len(ids) || fourDecoded != len(ids) {
+				t.Errorf("decoded %d records with one worker, %d with four, for %d record ids", oneDecoded, fourDecoded, len(ids))
 			}
 		})
 	}

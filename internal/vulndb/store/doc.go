@@ -18,8 +18,9 @@
 // the one affected entry naming the package (ranges, versions, distribution
 // status and severity), decoded from a compact binary form; full records are
 // kept in a binary form of their own, S2-compressed, and decoded only by
-// Record and FeedRecord. DB.Lookup runs many Candidates calls on one
-// snapshot.
+// Record and FeedRecord. DB.Lookup runs many Candidates and FeedRecord
+// calls on one snapshot; DB.Lookups gives a read-only handle's snapshot to
+// several goroutines at once, one Lookup each.
 //
 // # Layout
 //

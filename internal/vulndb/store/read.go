@@ -35,10 +35,43 @@ func (db *DB) Lookup(fn func(*Lookup) error) error {
 	})
 }
 
-// Lookup reads one snapshot; it is valid only inside DB.Lookup's function.
+// Lookups runs fn with up to n Lookups on one snapshot of the database, one
+// for each goroutine that reads it (a read transaction serves one
+// goroutine). A read-only handle gives n: it holds the file's shared lock,
+// so no writer can commit and every transaction sees the same snapshot.
+// A read-write handle gives one: a second read transaction begun while
+// the first is open could wait forever on a writer that must remap the
+// file.
+func (db *DB) Lookups(n int, fn func([]*Lookup) error) error {
+	if n <= 1 || !db.readOnly {
+		return db.Lookup(func(l *Lookup) error { return fn([]*Lookup{l}) })
+	}
+	ls := make([]*Lookup, 0, n)
+	defer func() {
+		for _, l := range ls {
+			_ = l.tx.Rollback()
+		}
+	}()
+	for range n {
+		tx, err := db.bolt.Begin(false)
+		if err != nil {
+			return err
+		}
+		ls = append(ls, &Lookup{db: db, tx: tx})
+	}
+	return fn(ls)
+}
+
+// Lookup reads one snapshot; it is valid only inside DB.Lookup's or
+// DB.Lookups' function, and serves one goroutine at a time.
 type Lookup struct {
 	db *DB
 	tx *bolt.Tx
+}
+
+// FeedRecord is DB.FeedRecord on the lookup's snapshot.
+func (l *Lookup) FeedRecord(feed, id string) (vulndb.Record, error) {
+	return feedRecord(l.tx, feed, id)
 }
 
 // Candidates is DB.Candidates on the lookup's snapshot; it appends to dst.
@@ -146,12 +179,20 @@ func (db *DB) Record(id string) (vulndb.Record, error) {
 func (db *DB) FeedRecord(feed, id string) (vulndb.Record, error) {
 	var r vulndb.Record
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		data := get(tx.Bucket(bucketFeeds), feed, bucketRec, id)
-		if data == nil {
-			return fmt.Errorf("record %s in feed %s: %w", id, feed, ErrNotFound)
-		}
-		return decodeRecord(data, &r)
+		var err error
+		r, err = feedRecord(tx, feed, id)
+		return err
 	})
+	return r, err
+}
+
+func feedRecord(tx *bolt.Tx, feed, id string) (vulndb.Record, error) {
+	var r vulndb.Record
+	data := get(tx.Bucket(bucketFeeds), feed, bucketRec, id)
+	if data == nil {
+		return r, fmt.Errorf("record %s in feed %s: %w", id, feed, ErrNotFound)
+	}
+	err := decodeRecord(data, &r)
 	return r, err
 }
 

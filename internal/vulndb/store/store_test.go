@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/drydockscan/drydock/internal/vulndb"
 	"github.com/drydockscan/drydock/internal/vulndb/feeds/osv"
@@ -452,4 +455,72 @@ func FuzzDecodeCandidate(f *testing.F) {
 			t.Fatalf("re-encoding differs: %+v / %+v, %v", c, c2, err)
 		}
 	})
+}
+
+// TestLookups: a read-only handle gives one Lookup per goroutine asked
+// for, each reading the same snapshot on its own goroutine; a read-write
+// handle gives one.
+func TestLookups(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	recs := readMirror(t, "crates.io")
+	rw := openRW(t, path)
+	putAll(t, rw, "osv/crates.io", "crates.io", recs)
+	var got int
+	if err := rw.Lookups(4, func(ls []*Lookup) error { got = len(ls); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got != 1 {
+		t.Errorf("read-write handle: %d lookups, want 1", got)
+	}
+	if err := rw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := Open(ctx, path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	err = ro.Lookups(4, func(ls []*Lookup) error {
+		if len(ls) != 4 {
+			return fmt.Errorf("read-only handle: %d lookups, want 4", len(ls))
+		}
+		var g errgroup.Group
+		for w, l := range ls {
+			g.Go(func() error {
+				for i := w; i < len(recs); i += len(ls) {
+					id, name := recs[i].ID, recs[i].Affected[0].Package.Name
+					want, err := ro.FeedRecord("osv/crates.io", id)
+					if err != nil {
+						return err
+					}
+					r, err := l.FeedRecord("osv/crates.io", id)
+					if err != nil {
+						return err
+					}
+					if diff := cmp.Diff(want, r); diff != "" {
+						return fmt.Errorf("FeedRecord(%s) (-DB +Lookup):\n%s", id, diff)
+					}
+					cands, err := l.Candidates(nil, "crates.io", name)
+					if err != nil {
+						return err
+					}
+					if !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == id }) {
+						return fmt.Errorf("Candidates(%s) lacks %s", name, id)
+					}
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ro.Lookups(2, func(ls []*Lookup) error {
+		_, err := ls[len(ls)-1].FeedRecord("osv/crates.io", "RUSTSEC-0000-0000")
+		return err
+	})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
 }
