@@ -123,42 +123,75 @@ decompress() {
   done
 }
 
-# measure NAME CMD...: run the command $runs times; print "median_wall
-# median_peak_kib median_cpu" (cpu: user + system seconds, which other load
-# on the machine disturbs far less than wall time). Each time the command
-# runs twice: bare, timed to the microsecond by the shell (GNU time's %e
-# counts in 10 ms steps, a fifth of a warm rescan, and starting GNU time
-# itself adds ~5 ms), then under GNU time for its peak memory and CPU.
+# once CMD...: run the command once bare, timed to the microsecond by the
+# shell (GNU time's %e counts in 10 ms steps, a fifth of a warm rescan, and
+# starting GNU time itself adds ~5 ms), then once under GNU time for its
+# peak memory and CPU (user + system seconds, which other load on the
+# machine disturbs far less than wall time); print "wall peak_kib cpu".
+once() {
+  local p u sy t0 t1
+  t0=$EPOCHREALTIME
+  "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+  t1=$EPOCHREALTIME
+  /usr/bin/time -o "$work/time" -f '%M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
+  read -r p u sy < <(tail -1 "$work/time")
+  awk -v a="$t0" -v b="$t1" -v p="$p" -v u="$u" -v s="$sy" 'BEGIN {printf "%.3f %s %s\n", b - a, p, u + s}'
+}
+
+# medians: read "wall peak cpu" lines, print the median of each column.
+medians() {
+  local lines
+  lines=$(cat)
+  echo "$(cut -d' ' -f1 <<<"$lines" | median) $(cut -d' ' -f2 <<<"$lines" | median) $(cut -d' ' -f3 <<<"$lines" | median)"
+}
+
+# measure CMD...: run the command $runs times; print "median_wall
+# median_peak_kib median_cpu".
 measure() {
-  local walls=() peaks=() cpus=() i p u sy t0 t1
-  for ((i = 0; i < runs; i++)); do
-    t0=$EPOCHREALTIME
-    "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
-    t1=$EPOCHREALTIME
-    walls+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')")
-    /usr/bin/time -o "$work/time" -f '%M %U %S' "$@" >/dev/null 2>"$work/stderr" || { echo "bench: $* failed:" >&2; cat "$work/stderr" >&2; exit 2; }
-    read -r p u sy < <(tail -1 "$work/time")
-    peaks+=("$p"); cpus+=("$(awk -v u="$u" -v s="$sy" 'BEGIN {print u+s}')")
+  local i
+  for ((i = 0; i < runs; i++)); do once "$@"; done | medians
+}
+
+# measure_pair CMD_A... -- CMD_B...: measure two commands as measure does,
+# alternating them run by run, so that both medians come from the same
+# stretch of time (this machine's speed drifts by tens of percent within
+# minutes, which would otherwise move a warm/cold ratio by itself); print
+# "median_wall median_peak_kib median_cpu" of A, then of B.
+measure_pair() {
+  local a=() b=() x i seen=false
+  for x in "$@"; do
+    if ! $seen && [ "$x" = "--" ]; then seen=true; continue; fi
+    if $seen; then b+=("$x"); else a+=("$x"); fi
   done
-  echo "$(printf '%s\n' "${walls[@]}" | median) $(printf '%s\n' "${peaks[@]}" | median) $(printf '%s\n' "${cpus[@]}" | median)"
+  for ((i = 0; i < runs; i++)); do
+    once "${a[@]}" >>"$work/pair-a"
+    once "${b[@]}" >>"$work/pair-b"
+  done
+  echo "$(medians <"$work/pair-a") $(medians <"$work/pair-b")"
+  rm -f "$work/pair-a" "$work/pair-b"
 }
 
 # row NAME BINARY LAYOUT BYTES FLOOR: measure one binary on one image and
-# print its row; for the main binary also the warm rescans (kept in $warm).
+# print its row; for the main binary also the warm rescans (kept in $warm),
+# each measured alternately with its cold scan.
 row() {
   local name=$1 bin=$2 layout=$3 bytes=$4 floor=$5 inv inv_kib inv_cpu vuln=- vuln_kib=- vuln_cpu all=- all_kib=- all_cpu
-  read -r inv inv_kib inv_cpu < <(measure "$bin" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
-  if [[ $inv_only != *" ${name%% *} "* ]]; then
-    read -r vuln vuln_kib vuln_cpu < <(measure "$bin" image "$layout" --no-cache --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
+  local cold_inv=("$bin" image "$layout" --no-cache --scanners none -q -o json=/dev/null)
+  local cold_vuln=("$bin" image "$layout" --no-cache --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
+  if [[ $inv_only == *" ${name%% *} "* ]]; then
+    read -r inv inv_kib inv_cpu < <(measure "${cold_inv[@]}")
+  elif [ "$bin" = "$work/drydock" ]; then
+    # Warm: the layer cache holds every layer (filled by one scan first).
+    local lc="$work/cache-$name" winv winv_cpu wvuln wvuln_cpu
+    "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
+    read -r inv inv_kib inv_cpu winv _ winv_cpu < <(measure_pair "${cold_inv[@]}" -- "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
+    read -r vuln vuln_kib vuln_cpu wvuln _ wvuln_cpu < <(measure_pair "${cold_vuln[@]}" -- "$bin" image "$layout" --cache-dir "$lc" --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
     read -r all all_kib all_cpu < <(measure "$bin" image "$layout" --no-cache --scanners vuln,secret,config --offline --db-path "$db" -q -o json=/dev/null)
-    if [ "$bin" = "$work/drydock" ]; then
-      # Warm: the layer cache holds every layer (filled by one scan first).
-      local lc="$work/cache-$name" winv winv_cpu wvuln wvuln_cpu
-      "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null
-      read -r winv _ winv_cpu < <(measure "$bin" image "$layout" --cache-dir "$lc" --scanners none -q -o json=/dev/null)
-      read -r wvuln _ wvuln_cpu < <(measure "$bin" image "$layout" --cache-dir "$lc" --scanners vuln --offline --db-path "$db" -q -o json=/dev/null)
-      warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
-    fi
+    warm+=("$name $inv $winv $vuln $wvuln $inv_cpu $winv_cpu $vuln_cpu $wvuln_cpu")
+  else
+    read -r inv inv_kib inv_cpu < <(measure "${cold_inv[@]}")
+    read -r vuln vuln_kib vuln_cpu < <(measure "${cold_vuln[@]}")
+    read -r all all_kib all_cpu < <(measure "$bin" image "$layout" --no-cache --scanners vuln,secret,config --offline --db-path "$db" -q -o json=/dev/null)
   fi
   awk -v n="$name" -v b="$bytes" -v f="$floor" -v i="$inv" -v im="$inv_kib" -v v="$vuln" -v vm="$vuln_kib" -v a="$all" -v am="$all_kib" 'BEGIN {
     printf "%-21s %9.0f %9.2f %8.2f %9.2fx %8.0f ", n, b/1e6, f, i, i/f, im/1024
@@ -187,7 +220,7 @@ echo "all: --scanners vuln,secret,config (secrets in every file of every layer, 
 echo "goals: inv/floor <= 1.5, peak memory < 250 MB, match+ < 20%, kinds+ <= 25%"
 
 echo
-echo "warm rescans: every layer in the layer cache (--cache-dir), against the cold scans above (--no-cache)"
+echo "warm rescans: every layer in the layer cache (--cache-dir), against the cold scans above (--no-cache), run alternately with them"
 printf '%-16s %8s %10s %9s %8s %11s %9s   %-22s %-22s\n' image inv_s warm_inv_s warm/cold vuln_s warm_vuln_s warm/cold "cpu_s inv: warm/cold" "cpu_s vuln: warm/cold"
 for w in "${warm[@]}"; do
   read -r name inv winv vuln wvuln ic wic vc wvc <<<"$w"
