@@ -70,7 +70,10 @@ func isNonDir(flags byte) bool {
 	return k != kindNone && k != kindDir
 }
 
-var kindTypes = [...]string{kindDir: EntryDir, kindFile: EntryFile, kindHardlink: EntryHardlink, kindSymlink: EntrySymlink, kindOther: EntryOther}
+// kindTypes names every kind the flags can hold: the two that drydock
+// never writes, which only a malformed index has (PathIndex.Check refuses
+// them), read as "other".
+var kindTypes = [kindMask + 1]string{kindDir: EntryDir, kindFile: EntryFile, kindHardlink: EntryHardlink, kindSymlink: EntrySymlink, kindOther: EntryOther, 6: EntryOther, 7: EntryOther}
 
 func kindOf(entryType string) byte {
 	switch entryType {
