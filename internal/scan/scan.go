@@ -289,6 +289,10 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 	s.ReadAhead()
 	lr, err := w.WalkTar(ctx, s)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled: the rest of the blob is not read.
+			return nil, verified{}, err
+		}
 		// A digest mismatch explains a broken tar better than the tar error.
 		if ferr := s.Finish(); ferr != nil && errors.Is(ferr, layerio.ErrDigest) {
 			return nil, verified{}, ferr
