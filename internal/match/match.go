@@ -136,11 +136,10 @@ func Match(ctx context.Context, db DB, inv *inventory.Inventory, opts Options) (
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	targets := m.targets(inv)
-	hits, records, err := m.lookup(targets)
+	hits, err := m.lookup(targets)
 	if err != nil {
 		return nil, err
 	}
-	m.pick(hits, records)
 	var out []finding.Finding
 	for i := range targets {
 		if len(hits[i]) == 0 {
@@ -184,15 +183,17 @@ const lookupBatch = 16
 // on up to one worker per CPU, each with its own Lookup on one snapshot of
 // the database: reading records while other packages are still being
 // looked up keeps both cores busy through most of a match's cost. hits[i]
-// are target i's matching candidates; the records read are returned by
-// the feed and id that matched. Of the copies of a record several feeds
-// hold, only the one a match uses is read (see better), and what the
-// shared reads hold already is not read again.
-func (m *matcher) lookup(targets []target) ([][]hit, map[recordKey]*vulndb.Record, error) {
+// are target i's matching candidates; m.records gets, for every record id
+// they name, the copy a match uses (see better): only that copy is read
+// of those several feeds hold, and what the shared reads hold already is
+// not read again.
+func (m *matcher) lookup(targets []target) ([][]hit, error) {
 	hits := make([][]hit, len(targets))
 	var (
-		next    atomic.Int64
-		mu      sync.Mutex
+		next atomic.Int64
+		mu   sync.Mutex
+		// chosen is the best copy of each record id among the hits so
+		// far; records holds the copies read, by feed and id.
 		chosen  = map[string]*store.Candidate{}
 		records = map[recordKey]*vulndb.Record{}
 	)
@@ -287,7 +288,15 @@ func (m *matcher) lookup(targets []target) ([][]hit, map[recordKey]*vulndb.Recor
 		}
 		return g.Wait()
 	})
-	return hits, records, err
+	if err != nil {
+		return nil, err
+	}
+	// Every target's best copy was claimed, so the best of all is chosen,
+	// and was read.
+	for id, c := range chosen {
+		m.records[id] = records[recordKey{c.Feed, id}]
+	}
+	return hits, nil
 }
 
 // better reports whether a is the copy of a record to use rather than b:
@@ -305,22 +314,5 @@ func cmpFixed(t *target) func(a, b string) int {
 			return c
 		}
 		return cmp.Compare(a, b)
-	}
-}
-
-// pick keeps, for every record id the hits name, the copy a match uses
-// (see better); lookup read it.
-func (m *matcher) pick(hits [][]hit, records map[recordKey]*vulndb.Record) {
-	from := map[string]*store.Candidate{}
-	for _, hs := range hits {
-		for i := range hs {
-			c := hs[i].cand
-			if cur, ok := from[c.ID]; !ok || better(c, cur) {
-				from[c.ID] = c
-			}
-		}
-	}
-	for id, c := range from {
-		m.records[id] = records[recordKey{c.Feed, id}]
 	}
 }
