@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: drydock's wall time and peak memory on real images, against the
 # time it takes merely to decompress the same layers to /dev/null, measured
-# in the same run on the same machine; then, in the same run, warm rescans
-# from the layer cache against those cold scans, and an image that shares
-# the large image's base layers scanned with only the base in the cache.
+# in the same run on the same machine; warm rescans from the layer cache,
+# each run in turn with its cold scan; and an image that shares the large
+# image's base layers scanned with only the base in the cache.
 #
 #   scripts/bench.sh            debian12-app; a large image built with
 #                               mmdebstrap (500+ packages, 1 GB+; needs root
