@@ -44,6 +44,10 @@ echo "building drydock" >&2
 # loader and libc, ~15 ms more of every warm rescan).
 CGO_ENABLED=0 go build -trimpath -o "$work/drydock" ./cmd/drydock
 go build -o "$work/mkimage" ./scripts/bench/mkimage
+# A new executable's first command reads it again into huge pages of the
+# page cache (internal/hugetext), as an installed drydock's first run does;
+# every figure below is of the commands after that one.
+"$work/drydock" version >/dev/null
 
 db="$work/drydock.db"
 echo "importing $vulndata into a fresh database" >&2
@@ -92,6 +96,7 @@ if ! $quick; then
 fi
 baseline=${BENCH_BASELINE:-}
 [ -z "$baseline" ] || [ -x "$baseline" ] || { echo "bench: BENCH_BASELINE=$baseline is not an executable" >&2; exit 2; }
+[ -z "$baseline" ] || "$baseline" version >/dev/null
 
 # median of the numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	// Imported for its initialiser: it must run before the other
 	// packages' (see its documentation).
 	_ "github.com/drydockscan/drydock/internal/hugeheap"
+	"github.com/drydockscan/drydock/internal/hugetext"
 	"github.com/drydockscan/drydock/internal/run/holdinit"
 )
 
@@ -42,7 +44,8 @@ func main() {
 	// still gets it. GOMEMLIMIT, when set, says otherwise; GOGC keeps the
 	// runtime's pacing under the soft limit; the server sizes itself
 	// (GOMEMLIMIT when wanted).
-	if os.Getenv("GOMEMLIMIT") == "" && !slices.Contains(os.Args[1:], "server") {
+	oneShot := !slices.Contains(os.Args[1:], "server")
+	if os.Getenv("GOMEMLIMIT") == "" && oneShot {
 		if os.Getenv("GOGC") == "" {
 			(&gcpolicy.Policy{Start: oneShotStartHeap, Limit: oneShotMemoryLimit}).Apply()
 		} else {
@@ -62,5 +65,15 @@ func main() {
 	}
 	code := cli.Run(ctx, os.Args[1:], env)
 	stop()
+	if oneShot {
+		// With the output written, make the next command start faster
+		// (see the package's documentation); best effort, like the two
+		// settings above.
+		marker := ""
+		if dir, err := os.UserCacheDir(); err == nil {
+			marker = filepath.Join(dir, "drydock", "hugetext")
+		}
+		_, _ = hugetext.Settle(marker)
+	}
 	os.Exit(code)
 }
