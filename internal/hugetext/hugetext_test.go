@@ -301,33 +301,49 @@ type rangeCount struct{ huge, total int }
 // a huge page.
 func alternate(t *testing.T, path string, spans [][2]int64) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
+	f := openSynced(t, path)
 	n := 0
 	for _, s := range spans {
 		for off := (s[0] + hugePage - 1) &^ (hugePage - 1); off+hugePage <= s[1]; off += hugePage {
 			if n++; n%2 == 1 {
 				continue
 			}
-			if err := unix.Fadvise(int(f.Fd()), off, hugePage, unix.FADV_DONTNEED); err != nil {
-				t.Fatal(err)
-			}
-			at, unmap := mapAligned(t, f, off)
-			if err := madvise(at, hugePage, unix.MADV_HUGEPAGE); err != nil {
-				t.Fatal(err)
-			}
-			if err := madvise(at, hugePage, unix.MADV_POPULATE_READ); err != nil {
+			_, unmap, err := readHuge(t, f, off)
+			if err != nil {
 				t.Fatal(err)
 			}
 			unmap()
 		}
 	}
+}
+
+// openSynced opens the file at path, its writes on disk (the kernel
+// keeps pages not written back in the cache).
+func openSynced(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// readHuge evicts the 2 MiB of f at off from the page cache and reads
+// them again through a mapping marked MADV_HUGEPAGE, which it returns.
+func readHuge(t *testing.T, f *os.File, off int64) (uintptr, func(), error) {
+	t.Helper()
+	if err := unix.Fadvise(int(f.Fd()), off, hugePage, unix.FADV_DONTNEED); err != nil {
+		t.Fatal(err)
+	}
+	at, unmap := mapAligned(t, f, off)
+	if err := madvise(at, hugePage, unix.MADV_HUGEPAGE); err != nil {
+		return at, unmap, err
+	}
+	return at, unmap, madvise(at, hugePage, unix.MADV_POPULATE_READ)
 }
 
 // mapAligned maps the 2 MiB of f at off at a 2 MiB boundary.
@@ -401,20 +417,9 @@ func hugeFoliosHere(t *testing.T, dir string) bool {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := unix.Fdatasync(int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
-	at, unmap := mapAligned(t, f, hugePage)
+	at, unmap, err := readHuge(t, openSynced(t, path), hugePage)
 	defer unmap()
-	if madvise(at, hugePage, unix.MADV_HUGEPAGE) != nil || madvise(at, hugePage, unix.MADV_POPULATE_READ) != nil {
+	if err != nil {
 		return false
 	}
 	pm, err := os.Open("/proc/self/pagemap")
