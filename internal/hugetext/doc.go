@@ -18,14 +18,15 @@
 // or read back by an earlier run, is cached in small pages.
 //
 // Settle, called at the end of a command, asks the kernel how the
-// executable is mapped (PAGEMAP_SCAN, Linux 6.7) and, when mostly in
-// small pages, evicts the executable's pages from the page cache 2 MiB at
-// a time (POSIX_FADV_DONTNEED for the pages no process maps, MADV_PAGEOUT
-// for this process's) and reads each range again through its own
-// mapping, marked MADV_HUGEPAGE. The next commands start with their code
-// in huge pages. That happens once per executable, until the kernel
-// evicts the file; one range is tried first, and where the kernel or the
-// file system keeps it in small pages the executable is noted as such
-// and left alone from then on. Nothing is written to the executable, and
-// only pages never written to are dropped: they come back from the file.
+// executable is mapped (PAGEMAP_SCAN, Linux 6.7) and, when more than one
+// in ten of the 2 MiB ranges it touched are in small pages, evicts those
+// ranges from the page cache (POSIX_FADV_DONTNEED for the pages no
+// process maps, MADV_PAGEOUT for this process's) and reads each again
+// through its own mapping, marked MADV_HUGEPAGE. The next commands start
+// with their code in huge pages. That happens once per executable, until
+// the kernel evicts the file; one range is tried first, and where the
+// kernel or the file system keeps it in small pages the executable is
+// noted as such and left alone from then on. Nothing is written to the
+// executable, and only pages never written to are dropped: they come
+// back from the file.
 package hugetext

@@ -186,24 +186,22 @@ func (s settler) settle() (Outcome, error) {
 		return s.note(id, nil)
 	}
 
-	// Range by range, each read again right after it is evicted: the
-	// program's other threads go on running, and a page one of them
-	// faults back in meanwhile would keep its range in small pages.
+	// The other ranges not mapped 2 MiB at a time, one by one, each read
+	// again right after it is evicted: the program's other threads go on
+	// running, and a page one of them faults back in meanwhile would keep
+	// its range in small pages.
 	for _, r := range clean {
 		lo, _ := r.span()
 		for i, c := range r.chunks {
-			if c.huge {
+			a := lo + uintptr(i)*hugePage
+			if c.huge || r.fileOffset(a) == off {
 				continue
 			}
-			a := lo + uintptr(i)*hugePage
 			// An error leaves a range in small pages, which is how it was.
 			_ = evict(f, r, a)
 			_ = madvise(a, hugePage, unix.MADV_POPULATE_READ)
 		}
 	}
-	// What lies outside those ranges and is mapped by no one (their
-	// edges, the debugging sections) is left out of the cache.
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 	return Converted, nil
 }
 
