@@ -183,6 +183,10 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 					// Keyed by the digest of the bytes just read and verified.
 					opts.Cache.Put(gctx, inputs.Key(v.blob), &cache.Entry{Blob: v.blob, DiffID: v.diffID, Result: lr})
 					ids[i] = cache.LayerID{Blob: v.blob, DiffID: v.diffID}
+					if v.fileKnown {
+						// The next scan of this file need not hash it again.
+						opts.Cache.RememberBlob(gctx, v.file, v.blob)
+					}
 				}
 				lr.DiffID = l.DiffID.String()
 				results[i] = lr
@@ -265,9 +269,13 @@ func parallel(n int) int {
 }
 
 // verified are the identities of a layer's bytes, computed while reading
-// them and checked against what the manifest and the config claim.
+// them and checked against what the manifest and the config claim; and,
+// when the blob is a local file this machine can identify that did not
+// change while it was read, that file (see verifyBlob).
 type verified struct {
 	blob, diffID string
+	file         cache.FileID
+	fileKnown    bool
 }
 
 // walkLayer streams one layer blob through verification and the walker.
@@ -276,6 +284,7 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 	if err != nil {
 		return nil, verified{}, fmt.Errorf("opening blob: %w", err)
 	}
+	before, identified := fileID(rc)
 	var wantBlob string
 	if l.Digest.Hex != "" {
 		wantBlob = l.Digest.String()
@@ -302,7 +311,13 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 	if err := s.Finish(); err != nil {
 		return nil, verified{}, err
 	}
-	return lr, verified{blob: s.BlobDigest(), diffID: s.DiffID()}, nil
+	v := verified{blob: s.BlobDigest(), diffID: s.DiffID()}
+	if identified {
+		if after, ok := fileID(rc); ok && after == before {
+			v.file, v.fileKnown = before, true
+		}
+	}
+	return lr, v, nil
 }
 
 // cacheInputs are the scan's inputs that a layer result depends on.
