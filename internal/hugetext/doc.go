@@ -26,7 +26,7 @@
 // with their code in huge pages. That happens once per executable, until
 // the kernel evicts the file; one range is tried first, and where the
 // kernel or the file system keeps it in small pages the executable is
-// noted as such and left alone from then on. Nothing is written to the
+// noted as such and left alone for a day. Nothing is written to the
 // executable, and only pages never written to are dropped: they come
 // back from the file.
 package hugetext

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +28,11 @@ const (
 	// probes is how many 2 MiB ranges are tried before the verdict: a
 	// range another process maps cannot be evicted, and tells nothing.
 	probes = 4
+	// noteLife is how long an executable noted as kept in small pages is
+	// left alone: the kernel may have found no free 2 MiB of memory that
+	// time (it does not compact memory for the page cache), and a retry
+	// costs the reading of one range.
+	noteLife = 24 * time.Hour
 )
 
 // Outcome says what Settle found or did.
@@ -43,7 +49,7 @@ const (
 	// Converted: it was read again into huge pages.
 	Converted
 	// Unsupported: the kernel or the file system keeps it in small
-	// pages; this executable is noted and not tried again.
+	// pages; this executable is noted and not tried again for a day.
 	Unsupported
 )
 
@@ -452,8 +458,14 @@ func identity(st *unix.Stat_t) string {
 	return fmt.Sprintf("%d %d %d %d.%09d\n", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec)
 }
 
+// noted reports whether the marker notes this executable, less than
+// noteLife ago.
 func noted(marker, id string) bool {
 	if marker == "" {
+		return false
+	}
+	st, err := os.Stat(marker)
+	if err != nil || time.Since(st.ModTime()) >= noteLife {
 		return false
 	}
 	b, err := os.ReadFile(marker)

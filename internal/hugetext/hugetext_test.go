@@ -163,6 +163,14 @@ func TestMarker(t *testing.T) {
 	if noted("", "1 2 3 4.5\n") {
 		t.Error("no marker file, yet noted")
 	}
+	// A day later it is tried again.
+	old := time.Now().Add(-noteLife - time.Minute)
+	if err := os.Chtimes(marker, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if noted(marker, "1 2 3 4.5\n") {
+		t.Error("a note older than a day still counts")
+	}
 	// A marker that cannot be written says so, with the kernel's verdict.
 	bad := settler{marker: filepath.Join(marker, "below-a-file")}
 	if o, err := bad.note("x\n", nil); o != Unsupported || err == nil {
