@@ -115,7 +115,7 @@ func (r region) fileOffset(a uintptr) int64 { return r.offset + int64(a-r.start)
 
 func (s settler) settle() (Outcome, error) {
 	regions, err := readRegions(s.maps)
-	if err != nil {
+	if err != nil || len(regions) == 0 {
 		return Skipped, err
 	}
 	pm, err := os.Open(s.pagemap)
@@ -150,11 +150,11 @@ func (s settler) settle() (Outcome, error) {
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return Skipped, fmt.Errorf("hugetext: %s: %w", s.exe, err)
 	}
+	if regions[0].dev != st.Dev || regions[0].ino != st.Ino {
+		return Skipped, nil // the first mappings are not the executable's
+	}
 	var clean []region
 	for _, r := range regions {
-		if r.dev != st.Dev || r.ino != st.Ino {
-			return Skipped, nil // the first mappings are not the executable's
-		}
 		if lo, hi := r.span(); r.clean() && hi > lo {
 			clean = append(clean, r)
 		}
@@ -322,16 +322,11 @@ func resident(addr, n uintptr) (bool, error) {
 // boundary, and reports whether the kernel maps them at once, as it
 // would for any new process.
 func mapsHuge(f, pagemap *os.File, off int64) (bool, error) {
-	area, err := unix.Mmap(-1, 0, 2*hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	at, unmap, err := mapAligned(f, off)
 	if err != nil {
-		return false, fmt.Errorf("hugetext: %w", err)
+		return false, err
 	}
-	defer unix.Munmap(area)
-	at := (uintptr(unsafe.Pointer(unsafe.SliceData(area))) + hugePage - 1) &^ (hugePage - 1)
-	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, at, hugePage, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_FIXED, f.Fd(), uintptr(off))
-	if e != 0 || p != at {
-		return false, fmt.Errorf("hugetext: mapping %s at %d: %v", f.Name(), off, e)
-	}
+	defer unmap()
 	if err := madvise(at, hugePage, unix.MADV_POPULATE_READ); err != nil {
 		return false, fmt.Errorf("hugetext: MADV_POPULATE_READ: %w", err)
 	}
@@ -340,6 +335,22 @@ func mapsHuge(f, pagemap *os.File, off int64) (bool, error) {
 		return false, err
 	}
 	return r.chunks[0].huge, nil
+}
+
+// mapAligned maps the 2 MiB of f at off (a multiple of 2 MiB) read-only
+// at a 2 MiB boundary; unmap removes the mapping.
+func mapAligned(f *os.File, off int64) (at uintptr, unmap func(), err error) {
+	area, err := unix.Mmap(-1, 0, 2*hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0, nil, fmt.Errorf("hugetext: %w", err)
+	}
+	at = (uintptr(unsafe.Pointer(unsafe.SliceData(area))) + hugePage - 1) &^ (hugePage - 1)
+	p, _, e := syscall.Syscall6(syscall.SYS_MMAP, at, hugePage, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_FIXED, f.Fd(), uintptr(off))
+	if e != 0 || p != at {
+		unix.Munmap(area)
+		return 0, nil, fmt.Errorf("hugetext: mapping %s at %d: %v", f.Name(), off, e)
+	}
+	return at, func() { unix.Munmap(area) }, nil
 }
 
 // The kernel's PAGEMAP_SCAN interface (Linux 6.7, linux/fs.h).

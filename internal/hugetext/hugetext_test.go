@@ -355,27 +355,14 @@ func readHuge(t *testing.T, f *os.File, off int64) (uintptr, func(), error) {
 	if err := unix.Fadvise(int(f.Fd()), off, hugePage, unix.FADV_DONTNEED); err != nil {
 		t.Fatal(err)
 	}
-	at, unmap := mapAligned(t, f, off)
+	at, unmap, err := mapAligned(f, off)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := madvise(at, hugePage, unix.MADV_HUGEPAGE); err != nil {
 		return at, unmap, err
 	}
 	return at, unmap, madvise(at, hugePage, unix.MADV_POPULATE_READ)
-}
-
-// mapAligned maps the 2 MiB of f at off at a 2 MiB boundary.
-func mapAligned(t *testing.T, f *os.File, off int64) (uintptr, func()) {
-	t.Helper()
-	area, err := unix.Mmap(-1, 0, 2*hugePage, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := (uintptr(unsafe.Pointer(unsafe.SliceData(area))) + hugePage - 1) &^ (hugePage - 1)
-	p, _, e := unix.Syscall6(unix.SYS_MMAP, at, hugePage, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_FIXED, f.Fd(), uintptr(off))
-	if e != 0 || p != at {
-		unix.Munmap(area)
-		t.Fatalf("mmap %s at %d: %v", f.Name(), off, e)
-	}
-	return at, func() { unix.Munmap(area) }
 }
 
 // hugeRanges maps each 2 MiB range of the spans of the file at a 2 MiB
