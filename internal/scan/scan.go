@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -183,9 +184,9 @@ func Image(ctx context.Context, img *source.Image, opts Options) (*Result, error
 					// Keyed by the digest of the bytes just read and verified.
 					opts.Cache.Put(gctx, inputs.Key(v.blob), &cache.Entry{Blob: v.blob, DiffID: v.diffID, Result: lr})
 					ids[i] = cache.LayerID{Blob: v.blob, DiffID: v.diffID}
-					if v.fileKnown {
+					if v.file != nil {
 						// The next scan of this file need not hash it again.
-						opts.Cache.RememberBlob(gctx, v.file, v.blob)
+						opts.Cache.RememberBlob(gctx, *v.file, v.blob)
 					}
 				}
 				lr.DiffID = l.DiffID.String()
@@ -274,8 +275,7 @@ func parallel(n int) int {
 // change while it was read, that file (see verifyBlob).
 type verified struct {
 	blob, diffID string
-	file         cache.FileID
-	fileKnown    bool
+	file         *cache.FileID
 }
 
 // walkLayer streams one layer blob through verification and the walker.
@@ -312,10 +312,8 @@ func walkLayer(ctx context.Context, w *analyze.Walker, l source.Layer, limits la
 		return nil, verified{}, err
 	}
 	v := verified{blob: s.BlobDigest(), diffID: s.DiffID()}
-	if identified {
-		if after, ok := fileID(rc); ok && after == before {
-			v.file, v.fileKnown = before, true
-		}
+	if identified && unchanged(rc, before) {
+		v.file = &before
 	}
 	return lr, v, nil
 }
@@ -424,11 +422,16 @@ func verifyBlob(ctx context.Context, c *cache.Cache, l source.Layer, claim strin
 	if err != nil {
 		return "", err
 	}
-	if identified && got == claim {
-		// Remembered only when the file did not change while it was read.
-		if after, ok := fileID(rc); ok && after == before {
-			c.RememberBlob(ctx, before, got)
-		}
+	if identified && got == claim && unchanged(rc, before) {
+		c.RememberBlob(ctx, before, got)
 	}
 	return got, nil
+}
+
+// unchanged reports whether the file behind r still has the identity it
+// had before it was read: only then does a digest of what was read stand
+// for the file's bytes.
+func unchanged(r io.Reader, before cache.FileID) bool {
+	after, ok := fileID(r)
+	return ok && after == before
 }
