@@ -226,6 +226,48 @@ func (m *matcher) lookup(targets []target) ([][]hit, error) {
 		mu.Unlock()
 		return nil
 	}
+	// one finds target i's hits and reads the records of their best
+	// copies; best is scratch space, returned for the next target.
+	one := func(l *store.Lookup, i int, best []*store.Candidate) ([]*store.Candidate, error) {
+		t := &targets[i]
+		k := candKey{t.eco, t.name}
+		cands, ok := m.reads.cands.get(k)
+		if !ok {
+			var err error
+			if cands, err = l.Candidates(nil, t.eco, t.name); err != nil {
+				return best, fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
+			}
+			m.reads.cands.put(k, cands)
+		}
+		best = best[:0]
+		for j := range cands {
+			c := &cands[j]
+			if c.Withdrawn {
+				continue
+			}
+			h, ok := m.check(t, c)
+			if !ok {
+				continue
+			}
+			hits[i] = append(hits[i], h)
+			// The target's best copy of each record (feeds hold the same
+			// ids: both Debian feeds, say).
+			if j := slices.IndexFunc(best, func(b *store.Candidate) bool { return b.ID == c.ID }); j < 0 {
+				best = append(best, c)
+			} else if better(c, best[j]) {
+				best[j] = c
+			}
+		}
+		for _, c := range best {
+			if !claim(c) {
+				continue
+			}
+			if err := read(l, c); err != nil {
+				return best, err
+			}
+		}
+		return best, nil
+	}
 	work := func(ctx context.Context, l *store.Lookup) error {
 		var best []*store.Candidate
 		for {
@@ -237,42 +279,9 @@ func (m *matcher) lookup(targets []target) ([][]hit, error) {
 				return err
 			}
 			for i := start; i < min(start+lookupBatch, len(targets)); i++ {
-				t := &targets[i]
-				k := candKey{t.eco, t.name}
-				cands, ok := m.reads.cands.get(k)
-				if !ok {
-					var err error
-					cands, err = l.Candidates(nil, t.eco, t.name)
-					if err != nil {
-						return fmt.Errorf("match %s %s: %w", t.eco, t.name, err)
-					}
-					m.reads.cands.put(k, cands)
-				}
-				best = best[:0]
-				for j := range cands {
-					c := &cands[j]
-					if c.Withdrawn {
-						continue
-					}
-					h, ok := m.check(t, c)
-					if !ok {
-						continue
-					}
-					hits[i] = append(hits[i], h)
-					// The target's best copy of each record (feeds hold
-					// the same ids: both Debian feeds, say).
-					if j := slices.IndexFunc(best, func(b *store.Candidate) bool { return b.ID == c.ID }); j < 0 {
-						best = append(best, c)
-					} else if better(c, best[j]) {
-						best[j] = c
-					}
-				}
-				for _, c := range best {
-					if claim(c) {
-						if err := read(l, c); err != nil {
-							return err
-						}
-					}
+				var err error
+				if best, err = one(l, i, best); err != nil {
+					return err
 				}
 			}
 		}
