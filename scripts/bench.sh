@@ -162,18 +162,24 @@ measure() {
 # stretch of time (this machine's speed drifts by tens of percent within
 # minutes, which would otherwise move a warm/cold ratio by itself); print
 # "median_wall median_peak_kib median_cpu" of A, then of B.
+# Its callers read it through a process substitution, which the shell does
+# not wait for: the next call may start before this one has ended, so each
+# call has files of its own and removes them before it prints.
 measure_pair() {
-  local a=() b=() x i seen=false
+  local a=() b=() x i seen=false fa fb out
   for x in "$@"; do
     if ! $seen && [ "$x" = "--" ]; then seen=true; continue; fi
     if $seen; then b+=("$x"); else a+=("$x"); fi
   done
+  fa=$(mktemp -p "$work" pair-a.XXXXXX)
+  fb=$(mktemp -p "$work" pair-b.XXXXXX)
   for ((i = 0; i < runs; i++)); do
-    once "${a[@]}" >>"$work/pair-a"
-    once "${b[@]}" >>"$work/pair-b"
+    once "${a[@]}" >>"$fa"
+    once "${b[@]}" >>"$fb"
   done
-  echo "$(medians <"$work/pair-a") $(medians <"$work/pair-b")"
-  rm -f "$work/pair-a" "$work/pair-b"
+  out="$(medians <"$fa") $(medians <"$fb")"
+  rm -f "$fa" "$fb"
+  echo "$out"
 }
 
 # row NAME BINARY LAYOUT BYTES FLOOR: measure one binary on one image and
